@@ -1,0 +1,106 @@
+import type {
+  ActionRequest,
+  AuditEvent,
+  AuditEventInput,
+  Grant,
+  PrincipalKind,
+  RequestStatus,
+  Role,
+} from '../core/types.js';
+
+/** An API key as stored: only the SHA-256 of the token is kept, never the token. */
+export interface ApiKeyRecord {
+  /** Public id, also embedded in the token so that lookup needs no scan. */
+  id: string;
+  /** Hex SHA-256 of the whole token. */
+  tokenHash: string;
+  name: string;
+  kind: PrincipalKind;
+  email: string | null;
+  groups: string[];
+  roles: Role[];
+  owner: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface RequestFilter {
+  status?: RequestStatus;
+  requesterId?: string;
+  limit?: number;
+}
+
+/** Thrown by `updateRequest` when another writer changed the row first (compare-and-set lost). */
+export class VersionConflict extends Error {
+  override readonly name = 'VersionConflict';
+}
+
+/** Thrown by `insertRequest` when the grant it was told to consume has no uses or time left. */
+export class GrantUnavailable extends Error {
+  override readonly name = 'GrantUnavailable';
+}
+
+/**
+ * The persistence port. Every method is atomic: it commits fully, with its audit events, or not at all.
+ *
+ * Concurrency guarantees (the contract suite in `store-contract.ts` checks each against every adapter):
+ * - `updateRequest` is a compare-and-set on `version`: of N concurrent calls with the same expected
+ *   version, exactly one succeeds; the rest throw `VersionConflict` and change nothing. Hence exactly one
+ *   caller moves a pending request to a terminal state.
+ * - `insertRequest` with a grant id consumes one use of that grant in the same transaction; concurrent
+ *   consumers never take more than `uses` in total, and a failed consume inserts nothing.
+ * - `insertRequest` with an idempotency key that the same requester already used returns the stored
+ *   request instead of inserting (`created: false`), also when two such calls race.
+ * - Audit events get strictly increasing `seq` numbers in commit order, with no gaps, and are written in
+ *   the same transaction as the change they describe (invariant 7).
+ * - Any failure to reach the database surfaces as an error (the gateway maps it to 503 UNAVAILABLE);
+ *   nothing is ever reported as written that was not committed.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates or upgrades the schema. Safe to run at every start, and concurrently. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+
+  createApiKey(key: ApiKeyRecord, event: AuditEventInput): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  countApiKeys(): Promise<number>;
+  /** Sets `revokedAt` if not already set; returns false when the key does not exist or was already revoked. */
+  revokeApiKey(id: string, at: string, event: AuditEventInput): Promise<boolean>;
+
+  insertRequest(
+    req: ActionRequest,
+    events: AuditEventInput[],
+    options?: { consumeGrantId?: string; grant?: Grant },
+  ): Promise<{ request: ActionRequest; created: boolean }>;
+  getRequest(id: string): Promise<ActionRequest | null>;
+  findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null>;
+  listRequests(filter: RequestFilter): Promise<ActionRequest[]>;
+  /**
+   * Replaces the request if its stored version is `next.version - 1`, appending `events` and, when
+   * `grant` is given (an approval that opens a JIT window), inserting it, all in one transaction.
+   */
+  updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void>;
+  /** Pending requests whose deadline is at or before `now`, oldest deadline first. */
+  listDue(now: string, limit: number): Promise<ActionRequest[]>;
+  /** The earliest deadline among pending requests, or null when none is pending. */
+  nextDeadline(): Promise<string | null>;
+
+  /** Live grants for this requester and exact action, resource and environment. */
+  findGrants(q: {
+    requesterId: string;
+    action: string;
+    resource: string;
+    environment: string;
+    now: string;
+  }): Promise<Grant[]>;
+  getGrant(id: string): Promise<Grant | null>;
+
+  /** Audit events with seq > `after`, in seq order. */
+  listAuditEvents(after: number, limit: number): Promise<AuditEvent[]>;
+  countAuditEvents(): Promise<number>;
+}
