@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerKeysCommands } from './commands/keys.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import { registerRequestCommands } from './commands/requests.js';
+import { registerServeCommand } from './commands/serve.js';
+import { EXIT } from './exit-codes.js';
+
+export function buildProgram(): Command {
+  const program = new Command('countersign')
+    .description('Human approval in front of privileged actions by AI agents and pipelines.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerServeCommand(program);
+  registerKeysCommands(program);
+  registerRequestCommands(program);
+  registerPolicyCommands(program);
+  // Subcommands inherit exitOverride so that bad usage exits 2 (DESIGN.md) rather than commander's 1.
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version are not errors
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return EXIT.ERROR;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}

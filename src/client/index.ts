@@ -1,0 +1,163 @@
+/**
+ * The Countersign TypeScript SDK (`countersign/client`): submit an action, wait for the humans, act on
+ * the outcome. Used by the CLI and the MCP proxy. Works with the global fetch of Node 20+.
+ */
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ActionRequestView {
+  id: string;
+  status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string;
+  parameters: unknown;
+  reason: string | null;
+  context: Record<string, unknown>;
+  requester: { id: string; kind: string; name: string; email: string | null; owner: string | null };
+  onBehalfOf: { email: string; verified: boolean } | null;
+  digest: string;
+  policy: { version: string; rule: string | null; effect: 'allow' | 'deny' | 'require_approval'; explanation: string };
+  approval: {
+    approvers: string[];
+    quorum: number;
+    require: { group: string; count: number }[];
+    expiresAt: string;
+    stepUp: boolean;
+    reviews: {
+      reviewer: { id: string; name: string; email: string | null };
+      verdict: 'approve' | 'deny';
+      comment: string | null;
+      channel: string;
+      assurance: string;
+      at: string;
+    }[];
+  } | null;
+  dlp: { findings: { type: string; severity: string; class: string; path: string }[]; classes: string[] };
+  createdAt: string;
+  decidedAt: string | null;
+  decidedBy: string | null;
+  execution: unknown;
+}
+
+export interface SubmitRequest {
+  action: string;
+  resource?: string;
+  environment?: string;
+  parameters?: Record<string, unknown>;
+  reason?: string | null;
+  context?: Record<string, unknown>;
+  onBehalfOf?: string | { token: string } | null;
+}
+
+export interface ClientOptions {
+  /** Base URL of the gateway, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** An API key or OIDC token. */
+  token: string;
+  /** Marks reviews made through this client (the CLI sends `cli`). */
+  channel?: 'api' | 'cli';
+  fetch?: typeof fetch;
+}
+
+/** An error answered by the gateway, with its stable code (e.g. `SELF_APPROVAL_FORBIDDEN`). */
+export class CountersignApiError extends Error {
+  override readonly name = 'CountersignApiError';
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export class CountersignClient {
+  readonly #url: string;
+  readonly #token: string;
+  readonly #channel: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: ClientOptions) {
+    this.#url = opts.url.replace(/\/+$/, '');
+    this.#token = opts.token;
+    this.#channel = opts.channel;
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  submit(req: SubmitRequest, opts: { idempotencyKey?: string } = {}): Promise<ActionRequestView> {
+    return this.#call('POST', '/v1/actions', req, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
+  }
+
+  get(id: string): Promise<ActionRequestView> {
+    return this.#call('GET', `/v1/requests/${encodeURIComponent(id)}`);
+  }
+
+  async list(opts: { status?: RequestStatus; limit?: number } = {}): Promise<ActionRequestView[]> {
+    const q = new URLSearchParams();
+    if (opts.status) q.set('status', opts.status);
+    if (opts.limit) q.set('limit', String(opts.limit));
+    const res = await this.#call<{ requests: ActionRequestView[] }>('GET', `/v1/requests?${q.toString()}`);
+    return res.requests;
+  }
+
+  approve(id: string, comment?: string): Promise<ActionRequestView> {
+    return this.#call('POST', `/v1/requests/${encodeURIComponent(id)}/approve`, { comment: comment ?? null });
+  }
+
+  deny(id: string, comment?: string): Promise<ActionRequestView> {
+    return this.#call('POST', `/v1/requests/${encodeURIComponent(id)}/deny`, { comment: comment ?? null });
+  }
+
+  cancel(id: string, reason?: string): Promise<ActionRequestView> {
+    return this.#call('POST', `/v1/requests/${encodeURIComponent(id)}/cancel`, { reason: reason ?? null });
+  }
+
+  /**
+   * Waits until the request is settled or `timeoutMs` passes (then returns it still pending), chaining
+   * server-side long-polls of at most 60 s so that proxies don't cut a long wait.
+   */
+  async wait(id: string, timeoutMs: number): Promise<ActionRequestView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(0, deadline - Date.now());
+      const seconds = Math.min(60, Math.ceil(left / 1000));
+      const req = await this.#call<ActionRequestView>(
+        'GET',
+        `/v1/requests/${encodeURIComponent(id)}/wait?timeout=${seconds}`,
+      );
+      if (req.status !== 'pending' || Date.now() >= deadline) return req;
+    }
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.#url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#channel ? { 'x-countersign-channel': this.#channel } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new CountersignApiError('UNAVAILABLE', 0, `cannot reach the gateway at ${this.#url} (${cause})`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new CountersignApiError(e?.code ?? 'INTERNAL', res.status, e?.message ?? `HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+}

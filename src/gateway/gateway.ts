@@ -1,0 +1,341 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { actionDigest } from '../core/digest.js';
+import { CountersignError } from '../core/errors.js';
+import { initialStatus, isTerminal } from '../core/lifecycle.js';
+import { applyCancel, applyExpiry, applyReview, type Transition } from '../core/transitions.js';
+import type {
+  ActionRequest,
+  AuditEventInput,
+  Channel,
+  Grant,
+  Principal,
+  RequestStatus,
+  Verdict,
+} from '../core/types.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { GrantUnavailable, VersionConflict, type Store } from '../store/store.js';
+import { canReviewNow, canView } from './access.js';
+import type { GatewayHooks } from './hooks.js';
+import type { SubmitInput } from './submit-input.js';
+import { Waiters } from './waiters.js';
+
+export interface GatewayDeps {
+  store: Store;
+  /** A getter, so that a reloaded policy takes effect for the next submission. */
+  policy: () => CompiledPolicy;
+  clock: Clock;
+  logger: Logger;
+  hooks?: GatewayHooks;
+  /** Called with each new deadline so the expiry sweeper can re-arm its timer. */
+  onDeadline?: (at: string) => void;
+}
+
+// Compare-and-set retries: each retry re-reads the row, so a loser sees the winner's state.
+const MAX_CAS_ATTEMPTS = 100;
+
+/** The service layer: every use case of the gateway, independent of HTTP. */
+export class Gateway {
+  readonly waiters = new Waiters();
+  readonly #d: GatewayDeps;
+
+  constructor(deps: GatewayDeps) {
+    this.#d = deps;
+  }
+
+  async submit(
+    principal: Principal,
+    input: SubmitInput,
+    idempotencyKey: string | null,
+  ): Promise<{ request: ActionRequest; created: boolean }> {
+    const { store, clock } = this.#d;
+    if (idempotencyKey !== null) {
+      const existing = await store.findByIdempotencyKey(principal.id, idempotencyKey);
+      if (existing) return { request: existing, created: false };
+    }
+    const onBehalfOf = parseOnBehalfOf(input.onBehalfOf);
+    const policy = this.#d.policy();
+    const now = clock.now();
+    const digest = actionDigest(input);
+    const { decision } = policy.evaluate({
+      action: input.action,
+      resource: input.resource,
+      environment: input.environment,
+      parameters: input.parameters,
+      reason: input.reason,
+      context: input.context,
+      requester: {
+        id: principal.id,
+        kind: principal.kind,
+        name: principal.name,
+        email: principal.email,
+        groups: principal.groups,
+        attributes: principal.attributes,
+      },
+      // Invariant 10: an unverified claim never satisfies a condition.
+      onBehalfOf: onBehalfOf === null ? null : onBehalfOf.verified ? onBehalfOf : { email: null, verified: false },
+      dlp: { findings: [], classes: [] },
+      now,
+    });
+    const at = now.toISOString();
+    const base: ActionRequest = {
+      id: `req_${randomBytes(12).toString('hex')}`,
+      status: initialStatus(decision.effect),
+      action: input.action,
+      resource: input.resource,
+      environment: input.environment,
+      parameters: input.parameters,
+      reason: input.reason,
+      context: input.context,
+      requester: {
+        id: principal.id,
+        kind: principal.kind,
+        name: principal.name,
+        email: principal.email,
+        owner: principal.owner,
+        groups: principal.groups,
+        personId: principal.personId,
+      },
+      onBehalfOf,
+      digest,
+      policy: { version: policy.version, rule: decision.rule, effect: decision.effect, explanation: decision.explanation },
+      approval:
+        decision.approval === null
+          ? null
+          : {
+              ...decision.approval,
+              expiresAt: new Date(now.getTime() + decision.approval.timeoutMs).toISOString(),
+              reviews: [],
+            },
+      mask: decision.mask,
+      notify: decision.notify,
+      dlp: { findings: [], classes: [] },
+      createdAt: at,
+      decidedAt: decision.effect === 'require_approval' ? null : at,
+      decidedBy: decision.effect === 'require_approval' ? null : 'policy',
+      idempotencyKey,
+      version: 1,
+    };
+    const actor = actorOf(principal);
+    const submitted: AuditEventInput = {
+      type: 'request.submitted',
+      at,
+      requestId: base.id,
+      actor,
+      data: {
+        action: base.action,
+        resource: base.resource,
+        environment: base.environment,
+        digest,
+        onBehalfOf,
+        policyVersion: policy.version,
+        rule: decision.rule,
+        effect: decision.effect,
+        explanation: decision.explanation,
+      },
+    };
+    const autoDecided = (req: ActionRequest, decidedBy: string): AuditEventInput => ({
+      type: `request.${req.status}`,
+      at,
+      requestId: req.id,
+      actor: { id: 'policy', kind: 'system', personId: null, channel: 'system' },
+      data: { decidedBy, digest, policyVersion: policy.version, rule: decision.rule },
+    });
+
+    let result: { request: ActionRequest; created: boolean } | null = null;
+    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, autoDecided);
+    if (result === null) {
+      const events = base.status === 'pending' ? [submitted] : [submitted, autoDecided(base, 'policy')];
+      result = await store.insertRequest(base, events);
+    }
+    const req = result.request;
+    if (result.created) {
+      this.#d.logger.info(
+        { requestId: req.id, action: req.action, status: req.status, rule: req.policy.rule },
+        'request submitted',
+      );
+      if (req.status === 'pending' && req.approval) {
+        this.#d.onDeadline?.(req.approval.expiresAt);
+        this.#hook('requestCreated', () => this.#d.hooks?.requestCreated?.(req));
+      }
+    }
+    return result;
+  }
+
+  /** A pending request covered by a live grant is approved by it, consuming one use atomically. */
+  async #tryGrants(
+    base: ActionRequest,
+    submitted: AuditEventInput,
+    autoDecided: (req: ActionRequest, decidedBy: string) => AuditEventInput,
+  ): Promise<{ request: ActionRequest; created: boolean } | null> {
+    const grants = await this.#d.store.findGrants({
+      requesterId: base.requester.id,
+      action: base.action,
+      resource: base.resource,
+      environment: base.environment,
+      now: base.createdAt,
+    });
+    for (const grant of grants) {
+      const req: ActionRequest = {
+        ...base,
+        status: 'approved',
+        decidedAt: base.createdAt,
+        decidedBy: grant.id,
+        policy: { ...base.policy, explanation: `${base.policy.explanation}; approved by grant ${grant.id} from request ${grant.requestId}` },
+      };
+      try {
+        return await this.#d.store.insertRequest(req, [submitted, autoDecided(req, grant.id)], {
+          consumeGrantId: grant.id,
+        });
+      } catch (err) {
+        if (!(err instanceof GrantUnavailable)) throw err;
+      }
+    }
+    return null;
+  }
+
+  async get(principal: Principal, id: string): Promise<ActionRequest> {
+    const req = await this.#d.store.getRequest(id);
+    if (!req || !canView(req, principal)) throw notFound(id);
+    return req;
+  }
+
+  /** The caller's inbox: what they may review now, and what they asked for. */
+  async inbox(principal: Principal, status: RequestStatus | undefined, limit: number): Promise<ActionRequest[]> {
+    const { store } = this.#d;
+    const mine = await store.listRequests({ requesterId: principal.id, status, limit });
+    const reviewable =
+      principal.kind === 'human' && (status === undefined || status === 'pending')
+        ? (await store.listRequests({ status: 'pending', limit: 1000 })).filter((r) => canReviewNow(r, principal))
+        : [];
+    const byId = new Map<string, ActionRequest>();
+    for (const r of [...reviewable, ...mine]) byId.set(r.id, r);
+    return [...byId.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+
+  async review(
+    principal: Principal,
+    id: string,
+    verdict: Verdict,
+    comment: string | null,
+    channel: Channel,
+  ): Promise<ActionRequest> {
+    const next = await this.#transition(id, (req) =>
+      applyReview(req, principal, verdict, comment, channel, this.#d.clock.now()),
+    );
+    const review = next.approval?.reviews.at(-1);
+    if (review) this.#hook('requestReviewed', () => this.#d.hooks?.requestReviewed?.(next, review));
+    return next;
+  }
+
+  async cancel(principal: Principal, id: string, reason: string | null): Promise<ActionRequest> {
+    return this.#transition(id, (req) => {
+      if (!canView(req, principal)) throw notFound(id);
+      return applyCancel(req, principal, reason, this.#d.clock.now());
+    });
+  }
+
+  /** Long-poll: resolves with the request once terminal, or as it is when `timeoutMs` passes. */
+  async wait(principal: Principal, id: string, timeoutMs: number, signal?: AbortSignal): Promise<ActionRequest> {
+    // Subscribe before reading, so a decision landing between the read and the park still wakes us.
+    const parked = this.waiters.wait(id, timeoutMs, signal);
+    try {
+      const req = await this.get(principal, id);
+      if (isTerminal(req.status) || timeoutMs <= 0) return req;
+      await parked.promise;
+      return await this.get(principal, id);
+    } finally {
+      parked.cancel();
+    }
+  }
+
+  /** Settles every pending request whose deadline has passed. Returns how many it expired. */
+  async expireDue(): Promise<number> {
+    const now = this.#d.clock.now();
+    let expired = 0;
+    for (;;) {
+      const due = await this.#d.store.listDue(now.toISOString(), 100);
+      if (due.length === 0) return expired;
+      for (const req of due) {
+        try {
+          await this.#transition(req.id, (current) => applyExpiry(current, now));
+          expired++;
+        } catch (err) {
+          // Someone settled it first (a review or another sweeper): nothing to do.
+          if (!(err instanceof CountersignError && err.code === 'ALREADY_DECIDED')) throw err;
+        }
+      }
+      if (due.length < 100) return expired;
+    }
+  }
+
+  /** Reads, applies a pure transition and writes it back with compare-and-set, retrying on conflict. */
+  async #transition(id: string, apply: (req: ActionRequest) => Transition): Promise<ActionRequest> {
+    const { store } = this.#d;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await store.getRequest(id);
+      if (!current) throw notFound(id);
+      const { next, events } = apply(current);
+      const grant = next.status === 'approved' ? grantFor(next, this.#d.clock.now()) : undefined;
+      if (grant) {
+        const actor = events[0]?.actor ?? { id: 'system', kind: 'system', personId: null, channel: 'system' };
+        events.push({ type: 'grant.created', at: grant.createdAt, requestId: next.id, actor, data: { ...grant } });
+      }
+      try {
+        await store.updateRequest(next, events, grant);
+      } catch (err) {
+        if (err instanceof VersionConflict) continue;
+        throw err;
+      }
+      if (isTerminal(next.status)) {
+        this.#d.logger.info({ requestId: id, status: next.status, decidedBy: next.decidedBy }, 'request settled');
+        this.waiters.notify(id);
+        this.#hook('requestDecided', () => this.#d.hooks?.requestDecided?.(next));
+      }
+      return next;
+    }
+    throw new CountersignError('UNAVAILABLE', `request ${id} is too contended right now; retry`);
+  }
+
+  #hook(name: string, run: () => void | Promise<void> | undefined): void {
+    // A channel failure never changes or blocks a request: log it and move on.
+    Promise.resolve()
+      .then(run)
+      .catch((err: unknown) => this.#d.logger.error({ err, hook: name }, 'notification hook failed'));
+  }
+}
+
+function notFound(id: string): CountersignError {
+  return new CountersignError('NOT_FOUND', `no request ${JSON.stringify(id)}`);
+}
+
+function actorOf(p: Principal): AuditEventInput['actor'] {
+  return { id: p.id, kind: p.kind, personId: p.personId, channel: 'api' };
+}
+
+function grantFor(req: ActionRequest, now: Date): Grant | undefined {
+  const spec = req.approval?.grant;
+  if (!spec) return undefined;
+  return {
+    id: `grant_${randomBytes(12).toString('hex')}`,
+    requestId: req.id,
+    requesterId: req.requester.id,
+    action: req.action,
+    resource: req.resource,
+    environment: req.environment,
+    uses: spec.uses,
+    used: 0,
+    expiresAt: new Date(now.getTime() + spec.ttlMs).toISOString(),
+    createdAt: now.toISOString(),
+  };
+}
+
+function parseOnBehalfOf(v: SubmitInput['onBehalfOf']): ActionRequest['onBehalfOf'] {
+  if (v === null) return null;
+  if (typeof v === 'string') return { email: v.trim().toLowerCase(), verified: false };
+  throw new CountersignError(
+    'INVALID_REQUEST',
+    'onBehalfOf.token needs OIDC verification, which is not configured on this gateway; pass the person\'s email as a string instead',
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * In-process wake-ups for `GET /wait`: a waiter parks on a request id and is woken the moment a
+ * transition to a terminal state commits, so no one polls. (Several gateway replicas on one PostgreSQL
+ * would need LISTEN/NOTIFY on top; one process per store is the supported deployment for now.)
+ */
+export class Waiters {
+  readonly #waiting = new Map<string, Set<() => void>>();
+
+  /** Resolves when `notify(id)` is called, the timeout passes, or `signal` aborts; never rejects. */
+  wait(id: string, timeoutMs: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const set = this.#waiting.get(id) ?? new Set();
+    this.#waiting.set(id, set);
+    const finish = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      set.delete(finish);
+      if (set.size === 0 && this.#waiting.get(id) === set) this.#waiting.delete(id);
+      done();
+    };
+    const timer = setTimeout(finish, Math.max(0, timeoutMs));
+    signal?.addEventListener('abort', finish, { once: true });
+    set.add(finish);
+    return { promise, cancel: finish };
+  }
+
+  notify(id: string): void {
+    for (const wake of [...(this.#waiting.get(id) ?? [])]) wake();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.#waiting.values()) n += s.size;
+    return n;
+  }
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { CountersignError } from '../core/errors.js';
+import type { Principal } from '../core/types.js';
+import type { Gateway } from '../gateway/gateway.js';
+import type { Store } from '../store/store.js';
+import { errorHandler, sendError } from './errors.js';
+import { Metrics } from './metrics.js';
+import { buildOpenApi } from './openapi.js';
+import { requestRoutes } from './request-routes.js';
+import type { RouteSpec } from './route.js';
+
+export interface AppOptions {
+  gateway: Gateway;
+  store: Store;
+  /** Resolves a bearer token to a principal, or throws UNAUTHENTICATED. */
+  authenticate: (token: string) => Promise<Principal>;
+  logger: Logger;
+  /** Per principal (0 turns it off). */
+  requestsPerMinute: number;
+  bodyBytes: number;
+  version: string;
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/;
+// The key id inside an API key names the principal for rate limiting without a database read.
+const KEY_ID = /^cs_(ak_[0-9a-f]{16})_/;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const metrics = new Metrics();
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.bodyBytes,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  app.setErrorHandler(errorHandler(metrics));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
+  );
+  await app.register(helmet, { global: true });
+  if (opts.requestsPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: opts.requestsPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const m = KEY_ID.exec(req.headers.authorization?.slice('Bearer '.length) ?? '');
+        return m ? `key:${m[1]}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new CountersignError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${ctx.after}`),
+    });
+  }
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<Principal> => {
+    const header = req.headers.authorization;
+    if (!header) throw new CountersignError('UNAUTHENTICATED', 'missing Authorization: Bearer <api key or OIDC JWT>');
+    const m = BEARER.exec(header);
+    if (!m) throw new CountersignError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"');
+    const principal = await opts.authenticate(m[1] as string);
+    req.principal = principal;
+    return principal;
+  };
+
+  const routes: RouteSpec[] = [...requestRoutes(opts.gateway, metrics), ...opsRoutes(opts, metrics)];
+  const openapi = buildOpenApi(routes, opts.version);
+  routes.push({
+    method: 'GET',
+    url: '/v1/openapi.json',
+    summary: 'This API, as an OpenAPI 3.1 document',
+    tags: ['operations'],
+    auth: false,
+    responses: { 200: { description: 'The OpenAPI document', contentType: 'application/json' } },
+    handler: async () => openapi,
+  });
+  for (const r of routes) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      handler: async (req, reply) => {
+        const principal = r.auth ? await authenticate(req) : (undefined as unknown as Principal);
+        return r.handler({ req, reply, principal });
+      },
+    });
+  }
+  return app;
+}
+
+function opsRoutes(opts: AppOptions, metrics: Metrics): RouteSpec[] {
+  return [
+    {
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness: the process is up',
+      tags: ['operations'],
+      auth: false,
+      responses: { 200: { description: '`{"status":"ok"}`' } },
+      handler: async () => ({ status: 'ok' }),
+    },
+    {
+      method: 'GET',
+      url: '/readyz',
+      summary: 'Readiness: the store answers',
+      tags: ['operations'],
+      auth: false,
+      responses: { 200: { description: '`{"status":"ready"}`' }, 503: { description: 'The store is unreachable' } },
+      handler: async () => {
+        try {
+          await opts.store.ping();
+        } catch (err) {
+          throw new CountersignError('UNAVAILABLE', 'the store is unreachable', { cause: err });
+        }
+        return { status: 'ready', store: opts.store.kind };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/metrics',
+      summary: 'Prometheus metrics',
+      tags: ['operations'],
+      auth: false,
+      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
+      handler: async ({ reply }) => {
+        void reply.header('content-type', metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    },
+  ];
+}

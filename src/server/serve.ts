@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Config } from '../config/config.js';
+import { redactUrl } from '../config/config.js';
+import { Gateway } from '../gateway/gateway.js';
+import { ExpirySweeper } from '../gateway/sweeper.js';
+import { authenticateApiKey } from '../identity/api-keys.js';
+import { loadPolicyFile } from '../policy/load-policy.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { guardStore } from '../store/unavailable-guard.js';
+import { buildApp } from './app.js';
+import { VERSION } from '../version.js';
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  gateway: Gateway;
+  store: Store;
+  sweeper: ExpirySweeper;
+  /** The address it listens on, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store, loads the policy, starts the expiry sweeper and the HTTP server. */
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  options: { clock?: Clock; listen?: boolean; store?: Store } = {},
+): Promise<RunningGateway> {
+  const clock = options.clock ?? systemClock;
+  const policy = await loadPolicyFile(config.policy);
+  logger.info({ policy: config.policy, version: policy.version, rules: policy.ruleNames.length }, 'policy loaded');
+  if (config.policyIsExample) logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
+  const store = guardStore(options.store ?? (await openStore(config.storage)));
+  logger.info({ storage: redactUrl(config.storage) }, 'store ready');
+
+  let sweeper: ExpirySweeper | null = null;
+  const gateway = new Gateway({
+    store,
+    policy: () => policy,
+    clock,
+    logger,
+    onDeadline: (at) => sweeper?.deadlineAdded(at),
+  });
+  sweeper = new ExpirySweeper(gateway, store, clock, logger);
+  await sweeper.start();
+
+  const app = await buildApp({
+    gateway,
+    store,
+    authenticate: (token) => authenticateApiKey(store, clock, token),
+    logger,
+    requestsPerMinute: config.limits.requestsPerMinute,
+    bodyBytes: config.limits.bodyBytes,
+    version: VERSION,
+  });
+  let url = '';
+  if (options.listen !== false) {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    url = `http://${host}:${port}`;
+  } else {
+    await app.ready();
+  }
+  const running = sweeper;
+  return {
+    app,
+    gateway,
+    store,
+    sweeper: running,
+    url,
+    async close() {
+      running.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * A real gateway (store, policy file, sweeper, Fastify app) for tests, driven in process with `inject`.
+ * The same harness runs on SQLite and PostgreSQL through `storeBackends()`.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../../src/core/clock.js';
+import type { PrincipalKind, Role } from '../../src/core/types.js';
+import type { Config } from '../../src/config/config.js';
+import { createApiKey } from '../../src/identity/api-keys.js';
+import { createLogger } from '../../src/logger.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
+import type { TestDatabase } from './postgres.js';
+
+export interface KeySpec {
+  name?: string;
+  kind?: PrincipalKind;
+  email?: string;
+  groups?: string[];
+  roles?: Role[];
+  owner?: string;
+}
+
+export interface Reply {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON fields
+  body: any;
+  headers: Record<string, unknown>;
+}
+
+export class Harness {
+  readonly running: RunningGateway;
+  readonly db: TestDatabase;
+  readonly clock: Clock;
+
+  constructor(running: RunningGateway, db: TestDatabase, clock: Clock) {
+    this.running = running;
+    this.db = db;
+    this.clock = clock;
+  }
+
+  get store() {
+    return this.running.store;
+  }
+
+  async key(spec: KeySpec = {}): Promise<string> {
+    const { token } = await createApiKey(
+      this.running.store,
+      this.clock,
+      {
+        name: spec.name ?? spec.email ?? 'test',
+        kind: spec.kind ?? 'human',
+        email: spec.email ?? null,
+        groups: spec.groups ?? [],
+        roles: spec.roles ?? [],
+        owner: spec.owner ?? null,
+      },
+      { id: 'test', kind: 'system', personId: null, channel: 'system' },
+    );
+    return token;
+  }
+
+  async call(
+    method: 'GET' | 'POST',
+    url: string,
+    token?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply> {
+    const res = await this.running.app.inject({
+      method,
+      url,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+    });
+    let parsed: unknown = res.body;
+    try {
+      parsed = JSON.parse(res.body);
+    } catch {
+      // not JSON (e.g. /metrics)
+    }
+    return { status: res.statusCode, body: parsed, headers: res.headers };
+  }
+
+  submit(token: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Reply> {
+    return this.call('POST', '/v1/actions', token, body, headers);
+  }
+
+  approve(token: string, id: string, comment?: string): Promise<Reply> {
+    return this.call('POST', `/v1/requests/${id}/approve`, token, { comment: comment ?? null });
+  }
+
+  deny(token: string, id: string, comment?: string): Promise<Reply> {
+    return this.call('POST', `/v1/requests/${id}/deny`, token, { comment: comment ?? 'no' });
+  }
+
+  async auditTypes(requestId?: string): Promise<string[]> {
+    const events = await this.running.store.listAuditEvents(0, 100_000);
+    return events.filter((e) => requestId === undefined || e.requestId === requestId).map((e) => e.type);
+  }
+
+  /** Stops the gateway (the database stays, so a new harness on it is a restart). */
+  async stop(): Promise<void> {
+    await this.running.close();
+  }
+}
+
+export interface HarnessOptions {
+  clock?: Clock;
+  requestsPerMinute?: number;
+  bodyBytes?: number;
+}
+
+/** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
+export async function startHarness(
+  db: TestDatabase,
+  policyYaml: string,
+  opts: HarnessOptions = {},
+): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'countersign-policy-'));
+  const policy = join(dir, 'policy.yaml');
+  await writeFile(policy, policyYaml);
+  const config: Config = {
+    listen: { host: '127.0.0.1', port: 0 },
+    storage: db.url,
+    policy,
+    policyIsExample: false,
+    dataDir: dir,
+    limits: { requestsPerMinute: opts.requestsPerMinute ?? 0, bodyBytes: opts.bodyBytes ?? 1024 * 1024 },
+    logLevel: 'silent',
+    file: null,
+  };
+  const { systemClock } = await import('../../src/core/clock.js');
+  const clock = opts.clock ?? systemClock;
+  const store = await db.open();
+  const running = await startGateway(config, createLogger('silent'), { clock, listen: false, store });
+  const harness = new Harness(running, db, clock);
+  const stop = harness.stop.bind(harness);
+  harness.stop = async () => {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return harness;
+}
