@@ -110,6 +110,8 @@ export interface HarnessOptions {
   clock?: Clock;
   requestsPerMinute?: number;
   bodyBytes?: number;
+  /** Listen on 127.0.0.1 (a free port) so that real HTTP clients (the CLI, the SDK) can call it. */
+  listen?: boolean;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -134,7 +136,7 @@ export async function startHarness(
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;
   const store = await db.open();
-  const running = await startGateway(config, createLogger('silent'), { clock, listen: false, store });
+  const running = await startGateway(config, createLogger('silent'), { clock, listen: opts.listen ?? false, store });
   const harness = new Harness(running, db, clock);
   const stop = harness.stop.bind(harness);
   harness.stop = async () => {
