@@ -25,6 +25,7 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
+/** Results are newest first (`createdAt`, then id, descending); no `limit` means all. */
 export interface RequestFilter {
   status?: RequestStatus;
   requesterId?: string;
@@ -44,12 +45,13 @@ export class GrantUnavailable extends Error {
 /**
  * The persistence port. Every method is atomic: it commits fully, with its audit events, or not at all.
  *
- * Concurrency guarantees (the contract suite in `store-contract.ts` checks each against every adapter):
+ * Concurrency guarantees (the contract suite in `store-contract.test.ts` checks each against every adapter):
  * - `updateRequest` is a compare-and-set on `version`: of N concurrent calls with the same expected
  *   version, exactly one succeeds; the rest throw `VersionConflict` and change nothing. Hence exactly one
  *   caller moves a pending request to a terminal state.
  * - `insertRequest` with a grant id consumes one use of that grant in the same transaction; concurrent
- *   consumers never take more than `uses` in total, and a failed consume inserts nothing.
+ *   consumers never take more than `uses` in total, and a failed consume inserts nothing. The grant must
+ *   be live at `req.createdAt` (expiresAt > createdAt): the store has no clock of its own.
  * - `insertRequest` with an idempotency key that the same requester already used returns the stored
  *   request instead of inserting (`created: false`), also when two such calls race.
  * - Audit events get strictly increasing `seq` numbers in commit order, with no gaps, and are written in
@@ -83,6 +85,7 @@ export interface Store {
   /**
    * Replaces the request if its stored version is `next.version - 1`, appending `events` and, when
    * `grant` is given (an approval that opens a JIT window), inserting it, all in one transaction.
+   * Throws `VersionConflict` also when no request has that id.
    */
   updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void>;
   /** Pending requests whose deadline is at or before `now`, oldest deadline first. */

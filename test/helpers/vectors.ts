@@ -9,7 +9,8 @@ export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/vectors/', imp
 
 export function vectorsAvailable(relative: string): boolean {
   const ok = existsSync(new URL(relative, `file://${VECTORS_DIR}`));
-  if (!ok) console.warn(`test vectors ${VECTORS_DIR}${relative} not found: skipping the suites that need them`);
+  if (!ok)
+    console.warn(`test vectors ${VECTORS_DIR}${relative} not found: skipping the suites that need them`);
   return ok;
 }
 

@@ -1,0 +1,294 @@
+/**
+ * The Store contract implemented once over Kysely. The backends differ only in what `KyselyStoreBackend`
+ * supplies: how a writing transaction excludes other writers of the audit log, and where the schema lives.
+ */
+import { sql } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
+import { migrateToLatest } from './migrations/index.js';
+import {
+  apiKeyToRow,
+  auditEventToRow,
+  grantToRow,
+  requestToRow,
+  rowToApiKey,
+  rowToAuditEvent,
+  rowToGrant,
+  rowToRequest,
+} from './rows.js';
+import type { Database } from './schema.js';
+import { GrantUnavailable, VersionConflict } from './store.js';
+import type { ApiKeyRecord, RequestFilter, Store } from './store.js';
+
+export interface KyselyStoreBackend {
+  readonly kind: Store['kind'];
+  readonly db: Kysely<Database>;
+  /**
+   * Called in a writing transaction right before it reads max(seq): after it returns, no other
+   * transaction may append audit events until this one ends, so seq is contiguous and in commit order.
+   */
+  lockAuditLog(trx: Transaction<Database>): Promise<void>;
+  /** Runs before the migrations (e.g. creates the PostgreSQL schema); returns the schema to migrate in. */
+  prepareMigration(): Promise<string | undefined>;
+}
+
+/** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
+function toCount(value: string | number | bigint | undefined): number {
+  return Number(value ?? 0);
+}
+
+export class KyselyStore implements Store {
+  readonly kind: Store['kind'];
+  readonly #backend: KyselyStoreBackend;
+  readonly #db: Kysely<Database>;
+
+  constructor(backend: KyselyStoreBackend) {
+    this.kind = backend.kind;
+    this.#backend = backend;
+    this.#db = backend.db;
+  }
+
+  async migrate(): Promise<void> {
+    const schema = await this.#backend.prepareMigration();
+    await migrateToLatest(this.#db as Kysely<unknown>, schema);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.#db);
+  }
+
+  async createApiKey(key: ApiKeyRecord, event: AuditEventInput): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('api_keys').values(apiKeyToRow(key)).execute();
+      await this.#appendAudit(trx, [event]);
+    });
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const row = await this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : rowToApiKey(row);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db
+      .selectFrom('api_keys')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToApiKey);
+  }
+
+  async countApiKeys(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    return toCount(row?.n);
+  }
+
+  async revokeApiKey(id: string, at: string, event: AuditEventInput): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) return false;
+      await this.#appendAudit(trx, [event]);
+      return true;
+    });
+  }
+
+  async insertRequest(
+    req: ActionRequest,
+    events: AuditEventInput[],
+    options: { consumeGrantId?: string; grant?: Grant } = {},
+  ): Promise<{ request: ActionRequest; created: boolean }> {
+    return this.#db.transaction().execute(async (trx) => {
+      // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
+      // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
+      const inserted = await trx
+        .insertInto('requests')
+        .values(requestToRow(req))
+        .onConflict((oc) =>
+          oc
+            .columns(['requester_id', 'idempotency_key'])
+            .where('idempotency_key', 'is not', null)
+            .doNothing(),
+        )
+        .executeTakeFirst();
+      if (inserted.numInsertedOrUpdatedRows === 0n) {
+        const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');
+        if (existing === null) throw new Error(`request insert conflicted but no request holds its key`);
+        return { request: existing, created: false };
+      }
+      if (options.consumeGrantId !== undefined) {
+        await this.#consumeGrant(trx, options.consumeGrantId, req.createdAt);
+      }
+      if (options.grant !== undefined) {
+        await trx.insertInto('grants').values(grantToRow(options.grant)).execute();
+      }
+      await this.#appendAudit(trx, events);
+      return { request: req, created: true };
+    });
+  }
+
+  async getRequest(id: string): Promise<ActionRequest | null> {
+    const row = await this.#db
+      .selectFrom('requests')
+      .select(['doc', 'version'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? null : rowToRequest(row);
+  }
+
+  async findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null> {
+    return this.#selectByIdempotencyKey(this.#db, requesterId, key);
+  }
+
+  async listRequests(filter: RequestFilter): Promise<ActionRequest[]> {
+    let query = this.#db.selectFrom('requests').select(['doc', 'version']);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.requesterId !== undefined) query = query.where('requester_id', '=', filter.requesterId);
+    query = query.orderBy('created_at', 'desc').orderBy('id', 'desc');
+    if (filter.limit !== undefined) query = query.limit(filter.limit);
+    const rows = await query.execute();
+    return rows.map(rowToRequest);
+  }
+
+  async updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void> {
+    const row = requestToRow(next);
+    await this.#db.transaction().execute(async (trx) => {
+      // Compare-and-set: concurrent writers queue on the row lock, and each re-checks `version` after
+      // the winner commits, so exactly one of them updates a row.
+      const result = await trx
+        .updateTable('requests')
+        .set({ status: row.status, expires_at: row.expires_at, version: row.version, doc: row.doc })
+        .where('id', '=', next.id)
+        .where('version', '=', next.version - 1)
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) {
+        throw new VersionConflict(`request ${next.id} is not at version ${next.version - 1}`);
+      }
+      if (grant !== undefined) await trx.insertInto('grants').values(grantToRow(grant)).execute();
+      await this.#appendAudit(trx, events);
+    });
+  }
+
+  async listDue(now: string, limit: number): Promise<ActionRequest[]> {
+    const rows = await this.#db
+      .selectFrom('requests')
+      .select(['doc', 'version'])
+      .where('status', '=', 'pending')
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(rowToRequest);
+  }
+
+  async nextDeadline(): Promise<string | null> {
+    const row = await this.#db
+      .selectFrom('requests')
+      .select((eb) => eb.fn.min('expires_at').as('deadline'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return row?.deadline ?? null;
+  }
+
+  async findGrants(q: {
+    requesterId: string;
+    action: string;
+    resource: string;
+    environment: string;
+    now: string;
+  }): Promise<Grant[]> {
+    const rows = await this.#db
+      .selectFrom('grants')
+      .selectAll()
+      .where('requester_id', '=', q.requesterId)
+      .where('action', '=', q.action)
+      .where('resource', '=', q.resource)
+      .where('environment', '=', q.environment)
+      .where('expires_at', '>', q.now)
+      .where((eb) => eb('used', '<', eb.ref('uses')))
+      .orderBy('expires_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToGrant);
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    const row = await this.#db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : rowToGrant(row);
+  }
+
+  async listAuditEvents(after: number, limit: number): Promise<AuditEvent[]> {
+    const rows = await this.#db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(rowToAuditEvent);
+  }
+
+  async countAuditEvents(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    return toCount(row?.n);
+  }
+
+  async #selectByIdempotencyKey(
+    db: Kysely<Database>,
+    requesterId: string,
+    key: string,
+  ): Promise<ActionRequest | null> {
+    const row = await db
+      .selectFrom('requests')
+      .select(['doc', 'version'])
+      .where('requester_id', '=', requesterId)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    return row === undefined ? null : rowToRequest(row);
+  }
+
+  /** Takes one use; the WHERE makes it atomic, so concurrent consumers never exceed `uses`. */
+  async #consumeGrant(trx: Transaction<Database>, grantId: string, now: string): Promise<void> {
+    const result = await trx
+      .updateTable('grants')
+      .set((eb) => ({ used: eb('used', '+', 1) }))
+      .where('id', '=', grantId)
+      .where((eb) => eb('used', '<', eb.ref('uses')))
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      // Thrown inside the transaction, so the request insert rolls back with it.
+      throw new GrantUnavailable(`grant ${grantId} has no uses or time left`);
+    }
+  }
+
+  async #appendAudit(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#backend.lockAuditLog(trx);
+    const last = await trx
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .executeTakeFirst();
+    const first = Number(last?.seq ?? 0) + 1;
+    await trx
+      .insertInto('audit_events')
+      .values(events.map((event, i) => auditEventToRow(first + i, event)))
+      .execute();
+  }
+}

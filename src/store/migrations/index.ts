@@ -1,0 +1,29 @@
+import { Migrator } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { initial } from './0001-initial.js';
+
+/** Every migration, by name; names sort in the order they must run. Append, never edit. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+/**
+ * Brings the schema up to date. Kysely's Migrator takes a lock (a PostgreSQL advisory lock; on SQLite
+ * the single connection) so concurrent starts are safe. `migrationTableSchema` pins its bookkeeping
+ * tables to our schema: without it, it would mistake another schema's tables for ours.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, migrationTableSchema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    ...(migrationTableSchema === undefined ? {} : { migrationTableSchema }),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const which = failed === undefined ? '' : ` ${failed}`;
+    throw new Error(`store migration${which} failed`, { cause: error });
+  }
+}

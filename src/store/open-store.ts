@@ -1,0 +1,47 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createPostgresStore } from './postgres/postgres-store.js';
+import { createSqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** PostgreSQL only: the schema to live in (created if missing); tests use one per suite. */
+  schema?: string;
+}
+
+const ACCEPTED =
+  'sqlite:PATH (PATH relative to the working directory or absolute; sqlite::memory: for an in-memory database), ' +
+  'postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE or postgresql://…';
+
+/**
+ * Opens the store a URL names and migrates it to the latest schema before returning.
+ * Connection and migration failures reject (nothing retries forever).
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const store = createStore(url, options);
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+function createStore(url: string, options: OpenStoreOptions): Store {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') throw new Error(`store URL "sqlite:" names no file; accepted: ${ACCEPTED}`);
+    if (path === ':memory:') return createSqliteStore(path);
+    const file = resolve(path);
+    mkdirSync(dirname(file), { recursive: true });
+    return createSqliteStore(file);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return createPostgresStore({ url, ...options });
+  }
+  // Only the scheme is echoed: the rest of a URL may hold a password.
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  const what = scheme === undefined ? 'a store URL without a scheme' : `store URL scheme "${scheme}:"`;
+  throw new Error(`unsupported ${what}; accepted: ${ACCEPTED}`);
+}
