@@ -112,6 +112,8 @@ export interface HarnessOptions {
   bodyBytes?: number;
   /** Listen on 127.0.0.1 (a free port) so that real HTTP clients (the CLI, the SDK) can call it. */
   listen?: boolean;
+  /** Receives every log line (at trace level) instead of discarding them. */
+  logSink?: (line: string) => void;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -136,7 +138,12 @@ export async function startHarness(
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;
   const store = await db.open();
-  const running = await startGateway(config, createLogger('silent'), { clock, listen: opts.listen ?? false, store });
+  const logger = opts.logSink ? createLogger('trace', { write: opts.logSink }) : createLogger('silent');
+  const running = await startGateway(config, logger, {
+    clock,
+    listen: opts.listen ?? false,
+    store,
+  });
   const harness = new Harness(running, db, clock);
   const stop = harness.stop.bind(harness);
   harness.stop = async () => {
