@@ -12,7 +12,10 @@ export interface ClientFlags {
 export function clientFlags(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'gateway URL (default: $COUNTERSIGN_URL or http://127.0.0.1:8080)')
-    .option('--token <token>', 'API key (default: $COUNTERSIGN_TOKEN; prefer the variable: flags show up in ps)')
+    .option(
+      '--token <token>',
+      'API key (default: $COUNTERSIGN_TOKEN; prefer the variable: flags show up in ps)',
+    )
     .option('--json', 'print JSON');
 }
 
@@ -20,6 +23,7 @@ export function clientFrom(flags: ClientFlags, env: NodeJS.ProcessEnv = process.
   const token = flags.token ?? env.COUNTERSIGN_TOKEN;
   if (!token) throw new UsageError('no API key: set COUNTERSIGN_TOKEN (or pass --token)');
   const url = flags.url ?? env.COUNTERSIGN_URL ?? 'http://127.0.0.1:8080';
-  if (!/^https?:\/\/./.test(url)) throw new UsageError(`--url / COUNTERSIGN_URL must be an http(s) URL, got ${url}`);
+  if (!/^https?:\/\/./.test(url))
+    throw new UsageError(`--url / COUNTERSIGN_URL must be an http(s) URL, got ${url}`);
   return new CountersignClient({ url, token, channel: 'cli' });
 }

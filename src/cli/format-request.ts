@@ -14,14 +14,18 @@ export function formatRequest(r: ActionRequestView, now = Date.now()): string {
   lines.push(`  policy:    ${r.policy.explanation}`);
   const a = r.approval;
   if (a) {
-    const approvals = new Set(a.reviews.filter((v) => v.verdict === 'approve').map((v) => v.reviewer.email ?? v.reviewer.id));
+    const approvals = new Set(
+      a.reviews.filter((v) => v.verdict === 'approve').map((v) => v.reviewer.email ?? v.reviewer.id),
+    );
     const groups = a.require.map((q) => `${q.count} from ${q.group}`).join(', ');
     lines.push(
       `  approval:  ${approvals.size}/${a.quorum} from ${a.approvers.join(', ')}${groups ? ` (at least ${groups})` : ''}` +
         (r.status === 'pending' ? `; expires ${relativeTime(a.expiresAt, now)}` : ''),
     );
     for (const v of a.reviews) {
-      lines.push(`    ${v.verdict === 'approve' ? '✔' : '✘'} ${v.reviewer.email ?? v.reviewer.name} via ${v.channel}${v.comment ? `: ${v.comment}` : ''}`);
+      lines.push(
+        `    ${v.verdict === 'approve' ? '✔' : '✘'} ${v.reviewer.email ?? v.reviewer.name} via ${v.channel}${v.comment ? `: ${v.comment}` : ''}`,
+      );
     }
   }
   if (r.decidedBy) lines.push(`  decided:   by ${r.decidedBy} at ${r.decidedAt ?? ''}`);

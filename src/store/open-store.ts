@@ -34,7 +34,8 @@ function createStore(url: string, options: OpenStoreOptions): Store {
     if (path === '') throw new Error(`store URL "sqlite:" names no file; accepted: ${ACCEPTED}`);
     if (path === ':memory:') return createSqliteStore(path);
     const file = resolve(path);
-    mkdirSync(dirname(file), { recursive: true });
+    // The database holds key hashes and request payloads: keep its folder private.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     return createSqliteStore(file);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

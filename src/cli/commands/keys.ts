@@ -48,15 +48,21 @@ export async function keysCreate(opts: CreateOptions, io: Io = processIo): Promi
       throw new UsageError('--kind must be human, agent or service');
     }
     const roles = list(opts.roles);
-    for (const r of roles) if (r !== 'admin' && r !== 'auditor') throw new UsageError(`unknown role ${r}: use admin or auditor`);
-    for (const [flag, v] of [['--email', opts.email], ['--owner', opts.owner]] as const) {
-      if (v !== undefined && !EMAIL.test(v)) throw new UsageError(`${flag} must be an email address, got ${JSON.stringify(v)}`);
+    for (const r of roles)
+      if (r !== 'admin' && r !== 'auditor') throw new UsageError(`unknown role ${r}: use admin or auditor`);
+    for (const [flag, v] of [
+      ['--email', opts.email],
+      ['--owner', opts.owner],
+    ] as const) {
+      if (v !== undefined && !EMAIL.test(v))
+        throw new UsageError(`${flag} must be an email address, got ${JSON.stringify(v)}`);
     }
     if (opts.owner && opts.kind !== 'agent') throw new UsageError('--owner applies to agent keys only');
     let expiresAt: string | null = null;
     if (opts.expires) {
       const ms = parseDuration(opts.expires);
-      if (ms === null) throw new UsageError(`--expires must be a duration such as 30d, 12h or 90m, got ${opts.expires}`);
+      if (ms === null)
+        throw new UsageError(`--expires must be a duration such as 30d, 12h or 90m, got ${opts.expires}`);
       expiresAt = new Date(systemClock.now().getTime() + ms).toISOString();
     }
     const { record, token } = await withStore(opts.config, (store) =>
@@ -86,7 +92,10 @@ export async function keysCreate(opts: CreateOptions, io: Io = processIo): Promi
   }
 }
 
-export async function keysList(opts: { config?: string; json?: boolean }, io: Io = processIo): Promise<number> {
+export async function keysList(
+  opts: { config?: string; json?: boolean },
+  io: Io = processIo,
+): Promise<number> {
   try {
     const keys = await withStore(opts.config, (s) => s.listApiKeys());
     if (opts.json) {
@@ -121,13 +130,23 @@ export async function keysList(opts: { config?: string; json?: boolean }, io: Io
   }
 }
 
-export async function keysRevoke(id: string, opts: { config?: string; json?: boolean }, io: Io = processIo): Promise<number> {
+export async function keysRevoke(
+  id: string,
+  opts: { config?: string; json?: boolean },
+  io: Io = processIo,
+): Promise<number> {
   try {
     const at = systemClock.now().toISOString();
     const revoked = await withStore(opts.config, async (s) => {
       const key = await s.getApiKey(id);
       if (!key) throw new Error(`no key ${id}; list them with: countersign keys list`);
-      return s.revokeApiKey(id, at, { type: 'key.revoked', at, requestId: null, actor: CLI_ACTOR, data: { id } });
+      return s.revokeApiKey(id, at, {
+        type: 'key.revoked',
+        at,
+        requestId: null,
+        actor: CLI_ACTOR,
+        data: { id },
+      });
     });
     if (opts.json) printJson(io, { id, revoked: true, alreadyRevoked: !revoked });
     else io.out(revoked ? `Revoked ${id}.` : `${id} was already revoked.`);
@@ -138,7 +157,9 @@ export async function keysRevoke(id: string, opts: { config?: string; json?: boo
 }
 
 export function registerKeysCommands(program: Command): void {
-  const keys = program.command('keys').description('Create, list and revoke API keys (works on the store directly)');
+  const keys = program
+    .command('keys')
+    .description('Create, list and revoke API keys (works on the store directly)');
   keys
     .command('create')
     .description('Create an API key; its token is printed once')
@@ -147,7 +168,10 @@ export function registerKeysCommands(program: Command): void {
     .option('--email <email>', "the person's email (humans: their person id)")
     .option('--groups <a,b>', 'comma-separated groups, e.g. platform,sre')
     .option('--roles <roles>', 'comma-separated roles: admin, auditor')
-    .option('--owner <email>', 'for agents: the person who owns this credential (excluded from reviewing its requests)')
+    .option(
+      '--owner <email>',
+      'for agents: the person who owns this credential (excluded from reviewing its requests)',
+    )
     .option('--expires <duration>', 'expire after a duration, e.g. 30d')
     .option('--config <file>', 'gateway config file (for the store)')
     .option('--json', 'print {"id", "token"} as JSON')

@@ -39,7 +39,8 @@ export async function requestCommand(flags: RequestFlags, io: Io = processIo): P
     let timeoutMs = 15 * 60_000;
     if (flags.timeout !== undefined) {
       const ms = /^\d+$/.test(flags.timeout) ? Number(flags.timeout) * 1000 : parseDuration(flags.timeout);
-      if (ms === null) throw new UsageError(`--timeout must be seconds or a duration such as 10m, got ${flags.timeout}`);
+      if (ms === null)
+        throw new UsageError(`--timeout must be seconds or a duration such as 10m, got ${flags.timeout}`);
       timeoutMs = ms;
     }
     const parameters = parseParams(flags.param ?? [], flags.paramsJson);
@@ -56,7 +57,8 @@ export async function requestCommand(flags: RequestFlags, io: Io = processIo): P
       flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {},
     );
     if (flags.wait && req.status === 'pending') {
-      if (!flags.json) io.err(`${req.id} is pending approval; waiting up to ${Math.round(timeoutMs / 1000)}s…`);
+      if (!flags.json)
+        io.err(`${req.id} is pending approval; waiting up to ${Math.round(timeoutMs / 1000)}s…`);
       req = await client.wait(req.id, timeoutMs);
     }
     if (flags.json) printJson(io, req);
@@ -89,7 +91,9 @@ export async function pendingCommand(flags: ClientFlags, io: Io = processIo): Pr
           r.resource || '-',
           r.environment || '-',
           r.requester.name + (r.onBehalfOf ? ` for ${r.onBehalfOf.email}` : ''),
-          r.approval ? `${r.approval.reviews.filter((v) => v.verdict === 'approve').length}/${r.approval.quorum}` : '-',
+          r.approval
+            ? `${r.approval.reviews.filter((v) => v.verdict === 'approve').length}/${r.approval.quorum}`
+            : '-',
           r.approval ? relativeTime(r.approval.expiresAt, now) : '-',
           (r.reason ?? '').slice(0, 60),
         ]),
@@ -112,11 +116,14 @@ export async function reviewCommand(
       throw new UsageError('deny needs --comment "why": the requester and the audit log get the reason');
     }
     const client = clientFrom(flags);
-    const req = verdict === 'approve' ? await client.approve(id, flags.comment) : await client.deny(id, flags.comment);
+    const req =
+      verdict === 'approve' ? await client.approve(id, flags.comment) : await client.deny(id, flags.comment);
     if (flags.json) printJson(io, req);
     else {
       const mine = req.approval?.reviews.at(-1);
-      io.out(`${verdict === 'approve' ? 'Approved' : 'Denied'} ${req.id}${mine ? ` as ${mine.reviewer.email ?? mine.reviewer.name}` : ''}.`);
+      io.out(
+        `${verdict === 'approve' ? 'Approved' : 'Denied'} ${req.id}${mine ? ` as ${mine.reviewer.email ?? mine.reviewer.name}` : ''}.`,
+      );
       io.out(formatRequest(req));
     }
     return EXIT.APPROVED;
@@ -131,7 +138,9 @@ export function registerRequestCommands(program: Command): void {
   clientFlags(
     program
       .command('request')
-      .description('Submit an action request; with --wait, wait for the decision (exit 0 approved, 3 denied, 4 not approved)')
+      .description(
+        'Submit an action request; with --wait, wait for the decision (exit 0 approved, 3 denied, 4 not approved)',
+      )
       .option('--action <name>', 'dotted action name, e.g. service.restart')
       .option('--resource <uri>', 'the resource acted on, e.g. k8s://prod/deploy/api')
       .option('--env <environment>', 'environment, e.g. production')

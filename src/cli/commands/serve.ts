@@ -27,7 +27,9 @@ export async function serveCommand(opts: { config?: string }, io: Io = processIo
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
-      io.err(`error: ${config.listen.host}:${config.listen.port} is already in use; set listen in the config or COUNTERSIGN_LISTEN`);
+      io.err(
+        `error: ${config.listen.host}:${config.listen.port} is already in use; set listen in the config or COUNTERSIGN_LISTEN`,
+      );
       return EXIT.ERROR;
     }
     return reportError(io, err, false);
@@ -64,9 +66,9 @@ First start: created demo keys in ${file} (mode 0600):
   agent:     ${line('agent')}
   reviewers: ${line('reviewer1')}, ${line('reviewer2')}
   admin:     ${line('admin')}
-Try it (needs jq):
+Try it:
   export COUNTERSIGN_URL=${url}
-  AGENT=$(jq -r .agent.token ${file})
+  AGENT=$(node -p "require('${file}').agent.token")
   curl -s -X POST $COUNTERSIGN_URL/v1/actions -H "Authorization: Bearer $AGENT" \\
     -H 'content-type: application/json' \\
     -d '{"action":"service.restart","resource":"k8s://prod/deploy/api","environment":"production","reason":"roll out fix"}'
