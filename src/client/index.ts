@@ -17,7 +17,12 @@ export interface ActionRequestView {
   requester: { id: string; kind: string; name: string; email: string | null; owner: string | null };
   onBehalfOf: { email: string; verified: boolean } | null;
   digest: string;
-  policy: { version: string; rule: string | null; effect: 'allow' | 'deny' | 'require_approval'; explanation: string };
+  policy: {
+    version: string;
+    rule: string | null;
+    effect: 'allow' | 'deny' | 'require_approval';
+    explanation: string;
+  };
   approval: {
     approvers: string[];
     quorum: number;
@@ -86,7 +91,12 @@ export class CountersignClient {
   }
 
   submit(req: SubmitRequest, opts: { idempotencyKey?: string } = {}): Promise<ActionRequestView> {
-    return this.#call('POST', '/v1/actions', req, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
+    return this.#call(
+      'POST',
+      '/v1/actions',
+      req,
+      opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+    );
   }
 
   get(id: string): Promise<ActionRequestView> {
@@ -130,7 +140,12 @@ export class CountersignClient {
     }
   }
 
-  async #call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     let res: Response;
     try {
       res = await this.#fetch(`${this.#url}${path}`, {

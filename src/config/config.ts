@@ -49,7 +49,9 @@ export function parseListen(text: string, source: string): { host: string; port:
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new ConfigError(`${source}: listen must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(text)}`);
+    throw new ConfigError(
+      `${source}: listen must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(text)}`,
+    );
   }
   return { host: (m[1] ?? m[2]) as string, port };
 }
@@ -66,7 +68,9 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError(
+        `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
     let doc: unknown;
     try {
@@ -82,27 +86,42 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     raw = parsed.data;
   }
   const fromFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  const dataDir = env.COUNTERSIGN_DATA_DIR ?? (raw.data_dir ? fromFile(raw.data_dir) : resolve('.countersign'));
+  const dataDir =
+    env.COUNTERSIGN_DATA_DIR ?? (raw.data_dir ? fromFile(raw.data_dir) : resolve('.countersign'));
   let storage = env.COUNTERSIGN_STORAGE ?? raw.storage ?? `sqlite:${resolve(dataDir, 'countersign.db')}`;
-  if (raw.storage && !env.COUNTERSIGN_STORAGE && storage.startsWith('sqlite:') && storage !== 'sqlite::memory:') {
+  if (
+    raw.storage &&
+    !env.COUNTERSIGN_STORAGE &&
+    storage.startsWith('sqlite:') &&
+    storage !== 'sqlite::memory:'
+  ) {
     storage = `sqlite:${fromFile(storage.slice('sqlite:'.length))}`;
   }
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(storage)) {
-    throw new ConfigError(`storage must be sqlite:PATH or a postgres:// URL, got ${JSON.stringify(redactUrl(storage))}`);
+    throw new ConfigError(
+      `storage must be sqlite:PATH or a postgres:// URL, got ${JSON.stringify(redactUrl(storage))}`,
+    );
   }
   const policy = env.COUNTERSIGN_POLICY ?? (raw.policy ? fromFile(raw.policy) : null);
   const rpm = env.COUNTERSIGN_RATE_LIMIT ?? raw.limits?.requests_per_minute ?? 60_000;
   const requestsPerMinute = Number(rpm);
   if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 0) {
-    throw new ConfigError(`limits.requests_per_minute must be a whole number >= 0, got ${JSON.stringify(rpm)}`);
+    throw new ConfigError(
+      `limits.requests_per_minute must be a whole number >= 0, got ${JSON.stringify(rpm)}`,
+    );
   }
   const logLevel = env.COUNTERSIGN_LOG_LEVEL ?? raw.log_level ?? 'info';
   const level = fileSchema.shape.log_level.safeParse(logLevel);
   if (!level.success || level.data === undefined) {
-    throw new ConfigError(`log level must be one of fatal, error, warn, info, debug, trace, silent; got ${logLevel}`);
+    throw new ConfigError(
+      `log level must be one of fatal, error, warn, info, debug, trace, silent; got ${logLevel}`,
+    );
   }
   return Object.freeze({
-    listen: parseListen(env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080', env.COUNTERSIGN_LISTEN ? 'COUNTERSIGN_LISTEN' : 'listen'),
+    listen: parseListen(
+      env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080',
+      env.COUNTERSIGN_LISTEN ? 'COUNTERSIGN_LISTEN' : 'listen',
+    ),
     storage,
     policy: policy ?? EXAMPLE_POLICY,
     policyIsExample: policy === null,

@@ -30,7 +30,12 @@ describe.skipIf(!haveJcs)('RFC 8785 (JCS) with the published vectors', () => {
 });
 
 describe('action digest', () => {
-  const base = { action: 'service.restart', resource: 'k8s://prod/deploy/api', environment: 'production', parameters: { b: 1, a: [1, 2] } };
+  const base = {
+    action: 'service.restart',
+    resource: 'k8s://prod/deploy/api',
+    environment: 'production',
+    parameters: { b: 1, a: [1, 2] },
+  };
 
   it('is sha256: + hex of the JCS form of {action, resource, environment, parameters}', () => {
     expect(actionDigest(base)).toMatch(/^sha256:[0-9a-f]{64}$/);

@@ -3,7 +3,11 @@ import { CountersignError } from './errors.js';
 import { applyExpiry, applyReview } from './transitions.js';
 import type { ActionRequest, Principal } from './types.js';
 
-const human = (email: string, groups: string[] = ['platform'], extra: Partial<Principal> = {}): Principal => ({
+const human = (
+  email: string,
+  groups: string[] = ['platform'],
+  extra: Partial<Principal> = {},
+): Principal => ({
   id: `key_${email}`,
   kind: 'human',
   name: email,
@@ -25,7 +29,15 @@ const pending = (over: Partial<ActionRequest> = {}): ActionRequest => ({
   parameters: {},
   reason: null,
   context: {},
-  requester: { id: 'agent_1', kind: 'agent', name: 'bot', email: null, owner: 'owner@example.com', groups: [], personId: null },
+  requester: {
+    id: 'agent_1',
+    kind: 'agent',
+    name: 'bot',
+    email: null,
+    owner: 'owner@example.com',
+    groups: [],
+    personId: null,
+  },
   onBehalfOf: { email: 'frank@example.com', verified: false },
   digest: 'sha256:x',
   policy: { version: 'sha256:p', rule: 'r', effect: 'require_approval', explanation: '' },
@@ -63,17 +75,24 @@ const codeOf = (f: () => unknown) => {
 
 describe('separation of duties (pure)', () => {
   it('refuses the owner and the onBehalfOf person, case-insensitively', () => {
-    expect(codeOf(() => applyReview(pending(), human('Owner@Example.com'), 'approve', null, 'api', now))).toBe(
-      'SELF_APPROVAL_FORBIDDEN',
-    );
-    expect(codeOf(() => applyReview(pending(), human('frank@example.com'), 'approve', null, 'api', now))).toBe(
-      'SELF_APPROVAL_FORBIDDEN',
-    );
+    expect(
+      codeOf(() => applyReview(pending(), human('Owner@Example.com'), 'approve', null, 'api', now)),
+    ).toBe('SELF_APPROVAL_FORBIDDEN');
+    expect(
+      codeOf(() => applyReview(pending(), human('frank@example.com'), 'approve', null, 'api', now)),
+    ).toBe('SELF_APPROVAL_FORBIDDEN');
   });
 
   it('accepts a listed user outside the groups, and refuses an unlisted one', () => {
-    expect(applyReview(pending(), human('carol@example.com', []), 'approve', null, 'slack', now).next.approval?.reviews[0]?.assurance).toBe('chat');
-    expect(codeOf(() => applyReview(pending(), human('mallory@example.com', ['ops']), 'approve', null, 'api', now))).toBe('NOT_AN_APPROVER');
+    expect(
+      applyReview(pending(), human('carol@example.com', []), 'approve', null, 'slack', now).next.approval
+        ?.reviews[0]?.assurance,
+    ).toBe('chat');
+    expect(
+      codeOf(() =>
+        applyReview(pending(), human('mallory@example.com', ['ops']), 'approve', null, 'api', now),
+      ),
+    ).toBe('NOT_AN_APPROVER');
   });
 
   it('settles on the deny and on the quorum, bumping the version once per change', () => {

@@ -16,7 +16,8 @@ export function canView(req: ActionRequest, p: Principal): boolean {
 
 /** Whether `req` belongs in `p`'s review inbox: pending, theirs to review, not yet reviewed by them. */
 export function canReviewNow(req: ActionRequest, p: Principal): boolean {
-  if (req.status !== 'pending' || req.approval === null || p.kind !== 'human' || p.personId === null) return false;
+  if (req.status !== 'pending' || req.approval === null || p.kind !== 'human' || p.personId === null)
+    return false;
   if (isParty(req, p)) return false;
   if (!isListedApprover(req.approval.approvers, p)) return false;
   return !req.approval.reviews.some((r) => r.reviewer.personId === p.personId);

@@ -74,7 +74,8 @@ export class Gateway {
         attributes: principal.attributes,
       },
       // Invariant 10: an unverified claim never satisfies a condition.
-      onBehalfOf: onBehalfOf === null ? null : onBehalfOf.verified ? onBehalfOf : { email: null, verified: false },
+      onBehalfOf:
+        onBehalfOf === null ? null : onBehalfOf.verified ? onBehalfOf : { email: null, verified: false },
       dlp: { findings: [], classes: [] },
       now,
     });
@@ -99,7 +100,12 @@ export class Gateway {
       },
       onBehalfOf,
       digest,
-      policy: { version: policy.version, rule: decision.rule, effect: decision.effect, explanation: decision.explanation },
+      policy: {
+        version: policy.version,
+        rule: decision.rule,
+        effect: decision.effect,
+        explanation: decision.explanation,
+      },
       approval:
         decision.approval === null
           ? null
@@ -182,7 +188,10 @@ export class Gateway {
         status: 'approved',
         decidedAt: base.createdAt,
         decidedBy: grant.id,
-        policy: { ...base.policy, explanation: `${base.policy.explanation}; approved by grant ${grant.id} from request ${grant.requestId}` },
+        policy: {
+          ...base.policy,
+          explanation: `${base.policy.explanation}; approved by grant ${grant.id} from request ${grant.requestId}`,
+        },
       };
       try {
         return await this.#d.store.insertRequest(req, [submitted, autoDecided(req, grant.id)], {
@@ -202,12 +211,18 @@ export class Gateway {
   }
 
   /** The caller's inbox: what they may review now, and what they asked for. */
-  async inbox(principal: Principal, status: RequestStatus | undefined, limit: number): Promise<ActionRequest[]> {
+  async inbox(
+    principal: Principal,
+    status: RequestStatus | undefined,
+    limit: number,
+  ): Promise<ActionRequest[]> {
     const { store } = this.#d;
     const mine = await store.listRequests({ requesterId: principal.id, status, limit });
     const reviewable =
       principal.kind === 'human' && (status === undefined || status === 'pending')
-        ? (await store.listRequests({ status: 'pending', limit: 1000 })).filter((r) => canReviewNow(r, principal))
+        ? (await store.listRequests({ status: 'pending', limit: 1000 })).filter((r) =>
+            canReviewNow(r, principal),
+          )
         : [];
     const byId = new Map<string, ActionRequest>();
     for (const r of [...reviewable, ...mine]) byId.set(r.id, r);
@@ -237,7 +252,12 @@ export class Gateway {
   }
 
   /** Long-poll: resolves with the request once terminal, or as it is when `timeoutMs` passes. */
-  async wait(principal: Principal, id: string, timeoutMs: number, signal?: AbortSignal): Promise<ActionRequest> {
+  async wait(
+    principal: Principal,
+    id: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ActionRequest> {
     // Subscribe before reading, so a decision landing between the read and the park still wakes us.
     const parked = this.waiters.wait(id, timeoutMs, signal);
     try {
@@ -280,7 +300,13 @@ export class Gateway {
       const grant = next.status === 'approved' ? grantFor(next, this.#d.clock.now()) : undefined;
       if (grant) {
         const actor = events[0]?.actor ?? { id: 'system', kind: 'system', personId: null, channel: 'system' };
-        events.push({ type: 'grant.created', at: grant.createdAt, requestId: next.id, actor, data: { ...grant } });
+        events.push({
+          type: 'grant.created',
+          at: grant.createdAt,
+          requestId: next.id,
+          actor,
+          data: { ...grant },
+        });
       }
       try {
         await store.updateRequest(next, events, grant);
@@ -289,7 +315,10 @@ export class Gateway {
         throw err;
       }
       if (isTerminal(next.status)) {
-        this.#d.logger.info({ requestId: id, status: next.status, decidedBy: next.decidedBy }, 'request settled');
+        this.#d.logger.info(
+          { requestId: id, status: next.status, decidedBy: next.decidedBy },
+          'request settled',
+        );
         this.waiters.notify(id);
         this.#hook('requestDecided', () => this.#d.hooks?.requestDecided?.(next));
       }
@@ -336,6 +365,6 @@ function parseOnBehalfOf(v: SubmitInput['onBehalfOf']): ActionRequest['onBehalfO
   if (typeof v === 'string') return { email: v.trim().toLowerCase(), verified: false };
   throw new CountersignError(
     'INVALID_REQUEST',
-    'onBehalfOf.token needs OIDC verification, which is not configured on this gateway; pass the person\'s email as a string instead',
+    "onBehalfOf.token needs OIDC verification, which is not configured on this gateway; pass the person's email as a string instead",
   );
 }

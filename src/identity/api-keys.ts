@@ -100,6 +100,7 @@ export async function authenticateApiKey(store: Store, clock: Clock, token: stri
   const stored = Buffer.from(record.tokenHash, 'hex');
   if (given.length !== stored.length || !timingSafeEqual(given, stored)) throw fail();
   if (record.revokedAt !== null) throw fail();
-  if (record.expiresAt !== null && new Date(record.expiresAt).getTime() <= clock.now().getTime()) throw fail();
+  if (record.expiresAt !== null && new Date(record.expiresAt).getTime() <= clock.now().getTime())
+    throw fail();
   return principalFromKey(record);
 }

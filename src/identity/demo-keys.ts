@@ -7,9 +7,15 @@ import { createApiKey, type NewApiKey } from './api-keys.js';
 /** The demo principals of the README walkthrough: one agent, two reviewers, one admin. */
 const DEMO: { role: string; key: NewApiKey }[] = [
   { role: 'agent', key: { name: 'deploy-bot', kind: 'agent', owner: 'dana@example.com', groups: [] } },
-  { role: 'reviewer1', key: { name: 'alice', kind: 'human', email: 'alice@example.com', groups: ['platform', 'sre'] } },
+  {
+    role: 'reviewer1',
+    key: { name: 'alice', kind: 'human', email: 'alice@example.com', groups: ['platform', 'sre'] },
+  },
   { role: 'reviewer2', key: { name: 'bob', kind: 'human', email: 'bob@example.com', groups: ['platform'] } },
-  { role: 'admin', key: { name: 'admin', kind: 'human', email: 'admin@example.com', roles: ['admin', 'auditor'] } },
+  {
+    role: 'admin',
+    key: { name: 'admin', kind: 'human', email: 'admin@example.com', roles: ['admin', 'auditor'] },
+  },
 ];
 
 export interface DemoKey {
@@ -24,7 +30,11 @@ export interface DemoKey {
  * On the very first start without a config (an empty store), creates the demo keys and writes them to
  * `file` with mode 0600. Returns null when the store already has keys: demo keys are made once only.
  */
-export async function ensureDemoKeys(store: Store, clock: Clock, file: string): Promise<Record<string, DemoKey> | null> {
+export async function ensureDemoKeys(
+  store: Store,
+  clock: Clock,
+  file: string,
+): Promise<Record<string, DemoKey> | null> {
   if ((await store.countApiKeys()) > 0) return null;
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   // Open (and tighten) the file before any token exists, so a token is never written where others could read it.

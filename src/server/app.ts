@@ -38,6 +38,8 @@ declare module 'fastify' {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics();
   const app = Fastify({
+    // Widen pino's Logger to Fastify's logger type so the app is a plain FastifyInstance to its callers.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyBytes,
     genReqId: (req) => {
@@ -65,7 +67,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         return m ? `key:${m[1]}` : `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, ctx) =>
-        new CountersignError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${ctx.after}`),
+        new CountersignError(
+          'RATE_LIMITED',
+          `rate limit of ${ctx.max} requests per minute exceeded; retry in ${ctx.after}`,
+        ),
     });
   }
   app.addHook('onResponse', async (req, reply) => {
@@ -76,7 +81,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const authenticate = async (req: FastifyRequest): Promise<Principal> => {
     const header = req.headers.authorization;
-    if (!header) throw new CountersignError('UNAUTHENTICATED', 'missing Authorization: Bearer <api key or OIDC JWT>');
+    if (!header)
+      throw new CountersignError('UNAUTHENTICATED', 'missing Authorization: Bearer <api key or OIDC JWT>');
     const m = BEARER.exec(header);
     if (!m) throw new CountersignError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"');
     const principal = await opts.authenticate(m[1] as string);
@@ -125,7 +131,10 @@ function opsRoutes(opts: AppOptions, metrics: Metrics): RouteSpec[] {
       summary: 'Readiness: the store answers',
       tags: ['operations'],
       auth: false,
-      responses: { 200: { description: '`{"status":"ready"}`' }, 503: { description: 'The store is unreachable' } },
+      responses: {
+        200: { description: '`{"status":"ready"}`' },
+        503: { description: 'The store is unreachable' },
+      },
       handler: async () => {
         try {
           await opts.store.ping();

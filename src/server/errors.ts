@@ -5,8 +5,14 @@ import type { Metrics } from './metrics.js';
 // Fastify's own errors for bad input, mapped to our stable codes.
 const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'INVALID_REQUEST', message: 'Content-Type must be application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_REQUEST', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'INVALID_REQUEST',
+    message: 'Content-Type must be application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'INVALID_REQUEST',
+    message: 'Content-Length does not match the body',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: {
     code: 'INVALID_REQUEST',
     message: 'the body is empty but Content-Type is application/json; send a JSON object',
@@ -38,7 +44,8 @@ export function errorHandler(metrics: Metrics) {
     const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (mapped) {
       metrics.refusals.inc({ code: mapped.code });
-      const message = mapped.message ?? `malformed JSON body: ${err.message.replace(/^Body is not valid JSON but /, '')}`;
+      const message =
+        mapped.message ?? `malformed JSON body: ${err.message.replace(/^Body is not valid JSON but /, '')}`;
       return sendError(reply, mapped.code, message);
     }
     if (err.statusCode === 429) return sendError(reply, 'RATE_LIMITED', 'too many requests; slow down', 429);

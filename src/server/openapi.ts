@@ -3,7 +3,10 @@ import { ErrorBody } from './schemas.js';
 import type { RouteSpec } from './route.js';
 
 const jsonSchema = (s: z.ZodType, io: 'input' | 'output') => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 };
 
@@ -20,11 +23,22 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
       if (!schema) continue;
       const js = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, s] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || (js.required ?? []).includes(name),
+          schema: s,
+        });
       }
     }
     for (const [name, description] of Object.entries(r.headers ?? {})) {
-      parameters.push({ name, in: 'header', required: false, description, schema: { type: 'string', maxLength: 200 } });
+      parameters.push({
+        name,
+        in: 'header',
+        required: false,
+        description,
+        schema: { type: 'string', maxLength: 200 },
+      });
     }
     const responses: Record<string, unknown> = {};
     for (const [code, res] of Object.entries(r.responses)) {
@@ -46,7 +60,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
       tags: r.tags,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(r.body, 'input') } },
+            },
+          }
         : {}),
       responses,
       ...(r.auth ? { security: [{ bearer: [] }] } : {}),
@@ -54,9 +73,15 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Countersign API', version, description: 'Human approval for privileged actions by AI agents and pipelines.' },
+    info: {
+      title: 'Countersign API',
+      version,
+      description: 'Human approval for privileged actions by AI agents and pipelines.',
+    },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (cs_…) or an OIDC JWT.' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key (cs_…) or an OIDC JWT.' },
+      },
     },
     paths,
   };

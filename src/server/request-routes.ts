@@ -33,7 +33,9 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
     auth: true,
     params: IdParams,
     body: ReviewBody,
-    headers: { 'X-Countersign-Channel': 'Set to `cli` by the countersign CLI; otherwise the channel is `api`.' },
+    headers: {
+      'X-Countersign-Channel': 'Set to `cli` by the countersign CLI; otherwise the channel is `api`.',
+    },
     responses: { 200: { description: 'The request after the review', schema: RequestView } },
     handler: async ({ req, principal }) => {
       const { id } = parseInput(IdParams, req.params, 'path');
@@ -56,13 +58,19 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
       headers: { 'Idempotency-Key': 'A retry with the same key (per caller) returns the same request.' },
       responses: {
         201: { description: 'The new request, decided (approved, denied) or pending', schema: RequestView },
-        200: { description: 'The request an earlier call with the same Idempotency-Key created', schema: RequestView },
+        200: {
+          description: 'The request an earlier call with the same Idempotency-Key created',
+          schema: RequestView,
+        },
       },
       handler: async ({ req, reply, principal }) => {
         const body = parseInput(SubmitBody, req.body, 'body');
         const key = req.headers['idempotency-key'];
         if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-          throw new CountersignError('INVALID_REQUEST', 'Idempotency-Key must be 1-200 printable ASCII characters');
+          throw new CountersignError(
+            'INVALID_REQUEST',
+            'Idempotency-Key must be 1-200 printable ASCII characters',
+          );
         }
         const { request, created } = await gateway.submit(principal, body, key ?? null);
         if (created) metrics.submissions.inc({ effect: request.policy.effect });
@@ -105,7 +113,9 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
       auth: true,
       params: IdParams,
       query: WaitQuery,
-      responses: { 200: { description: 'The request: terminal, or still pending at the timeout', schema: RequestView } },
+      responses: {
+        200: { description: 'The request: terminal, or still pending at the timeout', schema: RequestView },
+      },
       handler: async ({ req, principal }) => {
         const { id } = parseInput(IdParams, req.params, 'path');
         const { timeout } = parseInput(WaitQuery, req.query, 'query');

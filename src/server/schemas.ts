@@ -23,18 +23,25 @@ export const SubmitBody = z
       .string()
       .min(1)
       .max(200)
-      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a dotted name such as data.export or service.restart')
+      .regex(
+        /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+        'must be a dotted name such as data.export or service.restart',
+      )
       .describe('Dotted action name, e.g. `service.restart`.'),
     resource: z.string().max(2048).default('').describe('URI-like resource, e.g. `k8s://prod/deploy/api`.'),
     environment: z.string().max(128).default('').describe('Environment, e.g. `production`.'),
     parameters: jsonObject.default({}).describe('Action parameters (JSON object), bound by the digest.'),
     reason: z.string().max(4000).nullable().default(null).describe('Why the action is needed.'),
-    context: jsonObject.default({}).describe('Pipeline run, repo, commit, model, tool-call id, declared data flow.'),
+    context: jsonObject
+      .default({})
+      .describe('Pipeline run, repo, commit, model, tool-call id, declared data flow.'),
     onBehalfOf: z
       .union([z.email().max(320), z.object({ token: z.string().min(1).max(16_384) }).strict()])
       .nullable()
       .default(null)
-      .describe("The person behind the agent: their email (unverified), or `{token}` with the person's OIDC token."),
+      .describe(
+        "The person behind the agent: their email (unverified), or `{token}` with the person's OIDC token.",
+      ),
   })
   .strict();
 export type SubmitBody = z.infer<typeof SubmitBody>;
@@ -106,7 +113,9 @@ export const RequestView = z.object({
     })
     .nullable(),
   dlp: z.object({
-    findings: z.array(z.object({ type: z.string(), severity: z.string(), class: z.string(), path: z.string() })),
+    findings: z.array(
+      z.object({ type: z.string(), severity: z.string(), class: z.string(), path: z.string() }),
+    ),
     classes: z.array(z.string()),
   }),
   createdAt: z.string(),

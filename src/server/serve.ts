@@ -31,8 +31,12 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const policy = await loadPolicyFile(config.policy);
-  logger.info({ policy: config.policy, version: policy.version, rules: policy.ruleNames.length }, 'policy loaded');
-  if (config.policyIsExample) logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
+  logger.info(
+    { policy: config.policy, version: policy.version, rules: policy.ruleNames.length },
+    'policy loaded',
+  );
+  if (config.policyIsExample)
+    logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
   const store = guardStore(options.store ?? (await openStore(config.storage)));
   logger.info({ storage: redactUrl(config.storage) }, 'store ready');
 

@@ -56,7 +56,8 @@ describe('countersign keys', () => {
     expect(await keysList({ config, json: true }, list)).toBe(0);
     expect(list.stdout).not.toContain(created.token);
     expect(list.stdout).not.toContain(created.token.slice(-43));
-    const keys = (JSON.parse(list.stdout) as { keys: { id: string; owner: string; expiresAt: string }[] }).keys;
+    const keys = (JSON.parse(list.stdout) as { keys: { id: string; owner: string; expiresAt: string }[] })
+      .keys;
     expect(keys).toHaveLength(1);
     expect(keys[0]?.owner).toBe('alice@example.com');
     expect(keys[0]?.expiresAt).toBeTruthy();
@@ -91,7 +92,7 @@ describe('countersign keys', () => {
 
   it('exits 2 on unknown commands and options', async () => {
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = (() => true) as typeof process.stderr.write;
+    process.stderr.write = () => true;
     try {
       expect(await main(['node', 'countersign', 'keys', 'create', '--bogus'])).toBe(2);
       expect(await main(['node', 'countersign', 'frobnicate'])).toBe(2);
@@ -138,7 +139,9 @@ describe('countersign request / pending / approve / deny', () => {
 
   it('exits 0 when allowed and 3 when denied', async () => {
     const ok = capture();
-    expect(await requestCommand({ ...flags(agent), action: 'read.logs', resource: 'k8s://prod', json: true }, ok)).toBe(0);
+    expect(
+      await requestCommand({ ...flags(agent), action: 'read.logs', resource: 'k8s://prod', json: true }, ok),
+    ).toBe(0);
     expect(JSON.parse(ok.stdout).status).toBe('approved');
     const no = capture();
     const code = await requestCommand(
@@ -180,10 +183,16 @@ describe('countersign request / pending / approve / deny', () => {
     await pendingCommand(flags(bob), table);
     expect(table.stdout).toMatch(/service\.restart\s+k8s:\/\/prod\/deploy\/api\s+production\s+deploy-bot/);
 
-    expect(await reviewCommand('approve', id as string, { ...flags(alice), comment: 'ok' }, capture())).toBe(0);
+    expect(await reviewCommand('approve', id as string, { ...flags(alice), comment: 'ok' }, capture())).toBe(
+      0,
+    );
     expect(await reviewCommand('approve', id as string, flags(bob), capture())).toBe(0);
     expect(await run).toBe(0);
-    const done = JSON.parse(io.stdout) as { status: string; parameters: unknown; approval: { reviews: { channel: string }[] } };
+    const done = JSON.parse(io.stdout) as {
+      status: string;
+      parameters: unknown;
+      approval: { reviews: { channel: string }[] };
+    };
     expect(done.status).toBe('approved');
     expect(done.parameters).toEqual({ replicas: 3, strategy: { kind: 'rolling' } });
     expect(done.approval.reviews.map((r) => r.channel)).toEqual(['cli', 'cli']);
@@ -191,21 +200,30 @@ describe('countersign request / pending / approve / deny', () => {
 
   it('exits 4 when the wait times out, and 3 after a deny', async () => {
     const io = capture();
-    expect(await requestCommand({ ...flags(agent), action: 'deploy.run', wait: true, timeout: '1' }, io)).toBe(4);
+    expect(
+      await requestCommand({ ...flags(agent), action: 'deploy.run', wait: true, timeout: '1' }, io),
+    ).toBe(4);
     expect(io.stderr).toContain('timed out');
     const sub = await h.submit(agent, { action: 'deploy.run' });
-    const waiting = requestCommand({ ...flags(agent), action: 'deploy.run', wait: true, timeout: '30', idempotencyKey: 'k1' }, capture());
+    const waiting = requestCommand(
+      { ...flags(agent), action: 'deploy.run', wait: true, timeout: '30', idempotencyKey: 'k1' },
+      capture(),
+    );
     void waiting;
     const denyNoComment = capture();
     expect(await reviewCommand('deny', sub.body.id as string, flags(alice), denyNoComment)).toBe(2);
     expect(denyNoComment.stderr).toContain('--comment');
-    expect(await reviewCommand('deny', sub.body.id as string, { ...flags(alice), comment: 'no' }, capture())).toBe(0);
+    expect(
+      await reviewCommand('deny', sub.body.id as string, { ...flags(alice), comment: 'no' }, capture()),
+    ).toBe(0);
     const replay = capture();
     // the idempotent replay finds the request made by `waiting`; deny it and both exit 3
     const mine = await h.submit(agent, { action: 'deploy.run' }, { 'idempotency-key': 'k1' });
     await reviewCommand('deny', mine.body.id as string, { ...flags(bob), comment: 'no' }, capture());
     expect(await waiting).toBe(3);
-    expect(await requestCommand({ ...flags(agent), action: 'deploy.run', idempotencyKey: 'k1' }, replay)).toBe(3);
+    expect(
+      await requestCommand({ ...flags(agent), action: 'deploy.run', idempotencyKey: 'k1' }, replay),
+    ).toBe(3);
   });
 
   it('reports refusals with their code and exit 1; missing token is bad usage', async () => {

@@ -39,7 +39,12 @@ rules:
     effect: allow
 `;
 
-const restart = { action: 'service.restart', resource: 'k8s://prod/deploy/api', environment: 'production', reason: 'fix' };
+const restart = {
+  action: 'service.restart',
+  resource: 'k8s://prod/deploy/api',
+  environment: 'production',
+  reason: 'fix',
+};
 
 for (const backend of storeBackends()) {
   describe.skipIf(backend.skip)(`invariants on ${backend.name}`, () => {
@@ -162,7 +167,9 @@ for (const backend of storeBackends()) {
       );
       const ok = results.filter((r) => r.status === 200);
       expect(ok).toHaveLength(1);
-      expect(results.filter((r) => r.status === 409 && r.body.error.code === 'ALREADY_DECIDED')).toHaveLength(49);
+      expect(results.filter((r) => r.status === 409 && r.body.error.code === 'ALREADY_DECIDED')).toHaveLength(
+        49,
+      );
       const types = await h.auditTypes(sub.body.id);
       expect(types.filter((t) => t === 'request.approved' || t === 'request.denied')).toHaveLength(1);
       expect(types.filter((t) => t === 'request.reviewed')).toHaveLength(1);
@@ -171,14 +178,22 @@ for (const backend of storeBackends()) {
     it('meets per-group minimums as a matching, not greedily', async () => {
       const ann = await h.key({ email: 'ann@example.com', groups: ['sre', 'dba'] });
       const sam = await h.key({ email: 'sam@example.com', groups: ['sre'] });
-      const sub = await h.submit(agent, { action: 'db.migrate', resource: 'pg://prod', environment: 'production' });
+      const sub = await h.submit(agent, {
+        action: 'db.migrate',
+        resource: 'pg://prod',
+        environment: 'production',
+      });
       expect((await h.approve(ann, sub.body.id)).body.status).toBe('pending');
       expect((await h.approve(sam, sub.body.id)).body.status).toBe('approved');
     });
 
     it('does not meet a group minimum with two people from the same group', async () => {
       const sam = await h.key({ email: 'sam@example.com', groups: ['sre'] });
-      const sub = await h.submit(agent, { action: 'db.migrate', resource: 'pg://prod', environment: 'production' });
+      const sub = await h.submit(agent, {
+        action: 'db.migrate',
+        resource: 'pg://prod',
+        environment: 'production',
+      });
       await h.approve(alice, sub.body.id); // alice: platform, sre
       expect((await h.approve(sam, sub.body.id)).body.status).toBe('pending');
     });
@@ -187,7 +202,9 @@ for (const backend of storeBackends()) {
       const sub = await h.submit(agent, restart);
       const byOther = await h.call('POST', `/v1/requests/${sub.body.id}/cancel`, alice, {});
       expect(byOther.status).toBe(403);
-      const mine = await h.call('POST', `/v1/requests/${sub.body.id}/cancel`, agent, { reason: 'not needed' });
+      const mine = await h.call('POST', `/v1/requests/${sub.body.id}/cancel`, agent, {
+        reason: 'not needed',
+      });
       expect(mine.status).toBe(200);
       expect(mine.body.status).toBe('cancelled');
       expect((await h.approve(alice, sub.body.id)).body.error.code).toBe('ALREADY_DECIDED');

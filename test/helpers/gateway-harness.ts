@@ -24,7 +24,7 @@ export interface KeySpec {
 
 export interface Reply {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON fields
+
   body: any;
   headers: Record<string, unknown>;
 }

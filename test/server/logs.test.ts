@@ -20,14 +20,26 @@ describe('logs', () => {
       const agent = await h.key({ kind: 'agent', owner: 'dana@example.com' });
       const alice = await h.key({ email: 'alice@example.com', groups: ['platform'] });
       const secret = 'AKIAIOSFODNN7EXAMPLE-very-secret-value';
-      const sub = await h.submit(agent, { action: 'db.rotate', parameters: { password: secret }, reason: 'rotate' });
+      const sub = await h.submit(agent, {
+        action: 'db.rotate',
+        parameters: { password: secret },
+        reason: 'rotate',
+      });
       await h.approve(alice, sub.body.id as string, 'ok');
       await h.call('GET', '/v1/requests', 'cs_ak_0123456789abcdef_' + 'x'.repeat(43)); // a bad token is not logged either
       await h.submit(agent, { action: 'bad action' });
       const log = lines.join('');
       expect(log).toContain(sub.body.id);
       expect(log).toContain('request settled');
-      for (const forbidden of [agent, alice, secret, agent.slice(-43), alice.slice(-43), 'x'.repeat(43), 'Bearer ']) {
+      for (const forbidden of [
+        agent,
+        alice,
+        secret,
+        agent.slice(-43),
+        alice.slice(-43),
+        'x'.repeat(43),
+        'Bearer ',
+      ]) {
         expect(log).not.toContain(forbidden);
       }
     } finally {

@@ -40,7 +40,11 @@ describe('HTTP edge', () => {
     await db.cleanup();
   });
 
-  const expectError = (r: { status: number; body: { error?: { code: string; message: string } } }, status: number, code: string) => {
+  const expectError = (
+    r: { status: number; body: { error?: { code: string; message: string } } },
+    status: number,
+    code: string,
+  ) => {
     expect(r.status).toBe(status);
     expect(r.body.error?.code).toBe(code);
     expect(r.body.error?.message).toBeTruthy();
@@ -58,18 +62,45 @@ describe('HTTP edge', () => {
       ['POST', `/v1/requests/${pendingId}/cancel`],
     ];
     for (const [method, url] of routes) {
-      expectError(await h.call(method, url, undefined, method === 'POST' ? {} : undefined), 401, 'UNAUTHENTICATED');
-      expectError(await h.call(method, url, 'cs_ak_0000000000000000_' + 'A'.repeat(43), method === 'POST' ? {} : undefined), 401, 'UNAUTHENTICATED');
-      expectError(await h.call(method, url, 'not-a-key', method === 'POST' ? {} : undefined), 401, 'UNAUTHENTICATED');
+      expectError(
+        await h.call(method, url, undefined, method === 'POST' ? {} : undefined),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await h.call(
+          method,
+          url,
+          'cs_ak_0000000000000000_' + 'A'.repeat(43),
+          method === 'POST' ? {} : undefined,
+        ),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await h.call(method, url, 'not-a-key', method === 'POST' ? {} : undefined),
+        401,
+        'UNAUTHENTICATED',
+      );
     }
-    expectError(await h.call('GET', '/v1/requests', undefined, undefined, { authorization: 'Basic abc' }), 401, 'UNAUTHENTICATED');
+    expectError(
+      await h.call('GET', '/v1/requests', undefined, undefined, { authorization: 'Basic abc' }),
+      401,
+      'UNAUTHENTICATED',
+    );
   });
 
   it('rejects revoked keys', async () => {
     const token = await h.key({ kind: 'agent', owner: 'x@example.com' });
     const id = /^cs_(ak_[0-9a-f]{16})_/.exec(token)?.[1] as string;
     const at = new Date().toISOString();
-    await h.store.revokeApiKey(id, at, { type: 'key.revoked', at, requestId: null, actor: { id: 't', kind: 'system', personId: null, channel: 'system' }, data: {} });
+    await h.store.revokeApiKey(id, at, {
+      type: 'key.revoked',
+      at,
+      requestId: null,
+      actor: { id: 't', kind: 'system', personId: null, channel: 'system' },
+      data: {},
+    });
     expectError(await h.call('GET', '/v1/requests', token), 401, 'UNAUTHENTICATED');
   });
 
@@ -84,7 +115,10 @@ describe('HTTP edge', () => {
       [{ action: 'a.b', onBehalfOf: 'not-an-email' }, /onBehalfOf/],
       [{ action: 'a.b', reason: 42 }, /reason/],
       [{ action: 'x'.repeat(201) }, /action/],
-      [{ action: 'a.b', parameters: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) as unknown }, /nested/],
+      [
+        { action: 'a.b', parameters: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) as unknown },
+        /nested/,
+      ],
     ];
     for (const [body, field] of bad) {
       const r = await h.submit(agent, body as Record<string, unknown>);
@@ -101,7 +135,10 @@ describe('HTTP edge', () => {
         headers: { authorization: `Bearer ${agent}`, 'content-type': contentType },
         payload,
       });
-      return { status: res.statusCode, body: JSON.parse(res.body) as { error?: { code: string; message: string } } };
+      return {
+        status: res.statusCode,
+        body: JSON.parse(res.body) as { error?: { code: string; message: string } },
+      };
     };
     expectError(await raw('{"action":', 'application/json'), 400, 'INVALID_REQUEST');
     expectError(await raw('action=x', 'application/x-www-form-urlencoded'), 400, 'INVALID_REQUEST');
@@ -116,11 +153,22 @@ describe('HTTP edge', () => {
   });
 
   it('validates the Idempotency-Key header', async () => {
-    expectError(await h.submit(agent, { action: 'a.b' }, { 'idempotency-key': 'x'.repeat(300) }), 400, 'INVALID_REQUEST');
+    expectError(
+      await h.submit(agent, { action: 'a.b' }, { 'idempotency-key': 'x'.repeat(300) }),
+      400,
+      'INVALID_REQUEST',
+    );
   });
 
   it('answers 404 NOT_FOUND for ids that name no request, whatever their shape', async () => {
-    for (const id of ['req_doesnotexist', 'x', '12345', '%20', 'req_' + 'f'.repeat(24), encodeURIComponent("' or 1=1 --")]) {
+    for (const id of [
+      'req_doesnotexist',
+      'x',
+      '12345',
+      '%20',
+      'req_' + 'f'.repeat(24),
+      encodeURIComponent("' or 1=1 --"),
+    ]) {
       expectError(await h.call('GET', `/v1/requests/${id}`, alice), 404, 'NOT_FOUND');
       expectError(await h.call('GET', `/v1/requests/${id}/wait?timeout=0`, alice), 404, 'NOT_FOUND');
       expectError(await h.approve(alice, id), 404, 'NOT_FOUND');
@@ -130,14 +178,38 @@ describe('HTTP edge', () => {
   });
 
   it('validates query strings and review bodies', async () => {
-    expectError(await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=abc`, agent), 400, 'INVALID_REQUEST');
-    expectError(await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=-1`, agent), 400, 'INVALID_REQUEST');
-    expectError(await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=100000`, agent), 400, 'INVALID_REQUEST');
+    expectError(
+      await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=abc`, agent),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=-1`, agent),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await h.call('GET', `/v1/requests/${pendingId}/wait?timeout=100000`, agent),
+      400,
+      'INVALID_REQUEST',
+    );
     expectError(await h.call('GET', '/v1/requests?status=bogus', alice), 400, 'INVALID_REQUEST');
     expectError(await h.call('GET', '/v1/requests?limit=0', alice), 400, 'INVALID_REQUEST');
-    expectError(await h.call('POST', `/v1/requests/${pendingId}/approve`, alice, { comment: 5 }), 400, 'INVALID_REQUEST');
-    expectError(await h.call('POST', `/v1/requests/${pendingId}/deny`, alice, { verdict: 'x' }), 400, 'INVALID_REQUEST');
-    expectError(await h.call('POST', `/v1/requests/${pendingId}/cancel`, agent, { reason: [] }), 400, 'INVALID_REQUEST');
+    expectError(
+      await h.call('POST', `/v1/requests/${pendingId}/approve`, alice, { comment: 5 }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await h.call('POST', `/v1/requests/${pendingId}/deny`, alice, { verdict: 'x' }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await h.call('POST', `/v1/requests/${pendingId}/cancel`, agent, { reason: [] }),
+      400,
+      'INVALID_REQUEST',
+    );
   });
 
   it('answers unknown routes with 404 NOT_FOUND in the error format', async () => {
@@ -156,8 +228,14 @@ describe('HTTP edge', () => {
   });
 
   it('masks the paths a rule names in every view', async () => {
-    const r = await h.submit(agent, { action: 'db.rotate', parameters: { password: 'hunter2-very-secret', user: 'app' } });
-    expect(r.body.parameters).toEqual({ password: expect.not.stringContaining('hunter2') as unknown, user: 'app' });
+    const r = await h.submit(agent, {
+      action: 'db.rotate',
+      parameters: { password: 'hunter2-very-secret', user: 'app' },
+    });
+    expect(r.body.parameters).toEqual({
+      password: expect.not.stringContaining('hunter2') as unknown,
+      user: 'app',
+    });
     const view = await h.call('GET', `/v1/requests/${r.body.id}`, alice);
     expect(JSON.stringify(view.body)).not.toContain('hunter2');
   });
@@ -170,10 +248,20 @@ describe('HTTP edge', () => {
     expect(String(metrics.body)).toContain('countersign_action_requests_total');
     const doc = await h.call('GET', '/v1/openapi.json');
     expect(doc.body.openapi).toBe('3.1.0');
-    for (const p of ['/v1/actions', '/v1/requests', '/v1/requests/{id}', '/v1/requests/{id}/wait', '/v1/requests/{id}/approve', '/v1/requests/{id}/deny', '/v1/requests/{id}/cancel']) {
+    for (const p of [
+      '/v1/actions',
+      '/v1/requests',
+      '/v1/requests/{id}',
+      '/v1/requests/{id}/wait',
+      '/v1/requests/{id}/approve',
+      '/v1/requests/{id}/deny',
+      '/v1/requests/{id}/cancel',
+    ]) {
       expect(doc.body.paths[p], p).toBeDefined();
     }
-    expect(doc.body.paths['/v1/actions'].post.requestBody.content['application/json'].schema.required).toContain('action');
+    expect(
+      doc.body.paths['/v1/actions'].post.requestBody.content['application/json'].schema.required,
+    ).toContain('action');
   });
 
   it('sets a request id on every response', async () => {
