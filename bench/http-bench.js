@@ -1,0 +1,258 @@
+// Benchmarks 1 and 3, driven from the parent process against the servers in bench/servers.js (a child).
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { summarize } from './policy-eval.js';
+
+export const ALLOW_BODY = {
+  action: 'read.logs',
+  resource: 'k8s://prod/deploy/api',
+  environment: 'production',
+  parameters: { lines: 100 },
+};
+
+/**
+ * The child process holding the servers, with a small request/answer helper over IPC.
+ * @param {{ cpuProfDir?: string }} opts
+ */
+export async function startServers(opts = {}) {
+  const execArgv = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const child = fork(fileURLToPath(new URL('./servers.js', import.meta.url)), [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  /** @type {Map<string, Array<{ resolve: (msg: any) => void, reject: (err: Error) => void }>>} */
+  const pending = new Map();
+  /** @type {Error | null} */
+  let gone = null;
+  child.on('message', (/** @type {any} */ msg) => {
+    const waiter = pending.get(msg?.type)?.shift();
+    if (waiter) waiter.resolve(msg);
+  });
+  child.on('exit', (code) => {
+    gone = new Error(`bench servers exited (code ${code})`);
+    for (const queue of pending.values()) for (const w of queue.splice(0)) w.reject(gone);
+  });
+  /** @param {string} type @returns {Promise<any>} */
+  const next = (type) =>
+    new Promise((resolve, reject) => {
+      if (gone) return reject(gone);
+      const queue = pending.get(type) ?? [];
+      queue.push({ resolve, reject });
+      pending.set(type, queue);
+    });
+  /** @param {any} msg @returns {Promise<any>} */
+  const ask = (msg) => {
+    const answer = next(msg.type === 'stop' ? 'stopped' : msg.type);
+    child.send(msg);
+    return answer;
+  };
+  const ready = await next('ready');
+  return {
+    child,
+    ask,
+    /** @type {{ gatewayUrl: string, bareUrl: string, agentToken: string, reviewerToken: string, memoryGatewayUrl: string, memoryAgentToken: string }} */
+    info: ready,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await ask({ type: 'stop' }).catch(() => {});
+      await exited;
+    },
+  };
+}
+
+/**
+ * @param {string} url @param {string} method @param {string} token @param {unknown} [body]
+ * @returns {Promise<{ status: number, body: any, text: string }>}
+ */
+async function call(url, method, token, body) {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+/** @param {Parameters<typeof autocannon>[0]} options @returns {Promise<any>} */
+function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+/** CPU the child used between two samples, as a share of one core. */
+function cpuShare(/** @type {any} */ a, /** @type {any} */ b) {
+  const used = (b.usage.user - a.usage.user + (b.usage.system - a.usage.system)) / 1000; // ms
+  return used / (b.at - a.at);
+}
+
+/**
+ * Benchmark 1: the allow path, gateway against bare Fastify, under the same autocannon load.
+ * @param {Awaited<ReturnType<typeof startServers>>} servers
+ * @param {(line: string) => void} log
+ * @param {{ connections?: number, duration?: number, warmup?: number, memory?: boolean }} [opts]
+ */
+export async function runAllowPath(servers, log, opts = {}) {
+  const connections = opts.connections ?? 50;
+  const duration = opts.duration ?? 10;
+  const warmup = opts.warmup ?? 2;
+  const { gatewayUrl, bareUrl, agentToken, memoryGatewayUrl, memoryAgentToken } = servers.info;
+
+  // One request by hand first: the load is only meaningful if it is the allow path.
+  const first = await call(`${gatewayUrl}/v1/actions`, 'POST', agentToken, ALLOW_BODY);
+  if (first.status !== 201 || first.body?.status !== 'approved') {
+    throw new Error(`gateway did not approve the read: ${first.status} ${first.text.slice(0, 500)}`);
+  }
+  const answerBytes = Buffer.byteLength(first.text);
+  // The bare server answers the gateway's own answer (with a fresh id each time): the same bytes to serialize.
+  await servers.ask({ type: 'bare-template', body: first.body });
+  const bareFirst = await call(`${bareUrl}/v1/actions`, 'POST', agentToken, ALLOW_BODY);
+  const memoryFirst = await call(`${memoryGatewayUrl}/v1/actions`, 'POST', memoryAgentToken, ALLOW_BODY);
+  if (memoryFirst.status !== 201 || memoryFirst.body?.status !== 'approved') {
+    throw new Error(
+      `in-memory gateway did not approve the read: ${memoryFirst.status} ${memoryFirst.text.slice(0, 500)}`,
+    );
+  }
+  log(
+    `allow: gateway answered 201 approved (${answerBytes} bytes); bare answers ${Buffer.byteLength(bareFirst.text)} bytes`,
+  );
+
+  const body = JSON.stringify(ALLOW_BODY);
+  /** @param {string} name @param {string} url @param {string} token */
+  const load = async (name, url, token) => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    log(`allow: ${name}: warm-up ${warmup} s`);
+    await cannon({
+      url: `${url}/v1/actions`,
+      method: 'POST',
+      headers,
+      body,
+      connections,
+      duration: warmup,
+      pipelining: 1,
+    });
+    log(`allow: ${name}: ${connections} connections for ${duration} s`);
+    const before = await servers.ask({ type: 'cpu' });
+    const r = await cannon({
+      url: `${url}/v1/actions`,
+      method: 'POST',
+      headers,
+      body,
+      connections,
+      duration,
+      pipelining: 1,
+    });
+    const after = await servers.ask({ type: 'cpu' });
+    const result = {
+      reqPerSec: r.requests.average,
+      total: r.requests.total,
+      latencyP50Ms: r.latency.p50,
+      latencyP99Ms: r.latency.p99,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      timeouts: r.timeouts,
+      serverCpu: cpuShare(before, after),
+    };
+    log(
+      `allow: ${name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ` +
+        `non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${(result.serverCpu * 100).toFixed(0)}% of a core`,
+    );
+    return result;
+  };
+  const bare = await load('bare fastify', bareUrl, agentToken);
+  const gateway = await load('gateway', gatewayUrl, agentToken);
+  const memory =
+    opts.memory === false
+      ? null
+      : await load('gateway, in-memory SQLite (diagnostic)', memoryGatewayUrl, memoryAgentToken);
+  return {
+    connections,
+    durationS: duration,
+    answerBytes,
+    gateway,
+    bare,
+    memory,
+    ratio: gateway.reqPerSec / bare.reqPerSec,
+  };
+}
+
+/**
+ * Benchmark 3: approve-to-resume. Sequentially: submit deploy.run as the agent (pending), start a long-poll
+ * wait, make sure the gateway has parked it, approve as the reviewer, then time from the approve call's
+ * response arriving to the wait call's response arriving.
+ * @param {Awaited<ReturnType<typeof startServers>>} servers
+ * @param {(line: string) => void} log
+ * @param {{ requests?: number, warmup?: number }} [opts]
+ */
+export async function runApproveToResume(servers, log, opts = {}) {
+  const requests = opts.requests ?? 250;
+  const warmup = opts.warmup ?? 20;
+  const { gatewayUrl, agentToken, reviewerToken } = servers.info;
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  /** @type {number[]} */ const afterApproveResponse = [];
+  /** @type {number[]} */ const afterApproveSent = [];
+  let waitFirst = 0;
+  log(`resume: ${warmup} warm-up + ${requests} measured approvals`);
+  for (let i = 0; i < warmup + requests; i++) {
+    const submitted = await call(`${gatewayUrl}/v1/actions`, 'POST', agentToken, {
+      action: 'deploy.run',
+      resource: 'k8s://prod/deploy/api',
+      environment: 'production',
+      parameters: { image: `api:1.0.${i}` },
+    });
+    if (submitted.status !== 201 || submitted.body?.status !== 'pending') {
+      throw new Error(`deploy.run was not pending: ${submitted.status} ${submitted.text.slice(0, 300)}`);
+    }
+    const id = submitted.body.id;
+    /** @type {Promise<{ at: number, body: any, status: number }>} */
+    const waited = fetch(`${gatewayUrl}/v1/requests/${id}/wait?timeout=30`, {
+      headers: { authorization: `Bearer ${agentToken}` },
+    }).then(async (res) => {
+      const text = await res.text();
+      return { at: now(), status: res.status, body: JSON.parse(text) };
+    });
+    // Approve only once the wait is parked, so that what is timed is the wake-up, not a read of a settled request.
+    for (let tries = 0; ; tries++) {
+      const { size } = await servers.ask({ type: 'waiters' });
+      if (size >= 1) break;
+      if (tries > 2000) throw new Error('the wait never parked');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const sent = now();
+    const approved = await call(`${gatewayUrl}/v1/requests/${id}/approve`, 'POST', reviewerToken, {
+      comment: 'bench',
+    });
+    const approvedAt = now();
+    if (approved.status !== 200 || approved.body?.status !== 'approved') {
+      throw new Error(`approve failed: ${approved.status} ${approved.text.slice(0, 300)}`);
+    }
+    const w = await waited;
+    if (w.status !== 200 || w.body?.status !== 'approved') {
+      throw new Error(`wait did not return approved: ${w.status} ${JSON.stringify(w.body).slice(0, 300)}`);
+    }
+    if (i >= warmup) {
+      afterApproveResponse.push(w.at - approvedAt);
+      afterApproveSent.push(w.at - sent);
+      if (w.at < approvedAt) waitFirst++;
+    }
+    if ((i + 1) % 100 === 0) log(`resume: ${i + 1}/${warmup + requests}`);
+  }
+  return {
+    requests,
+    fromApproveResponseMs: summarize(afterApproveResponse),
+    fromApproveSentMs: summarize(afterApproveSent),
+    waitArrivedFirst: waitFirst,
+  };
+}
