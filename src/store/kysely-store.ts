@@ -3,7 +3,9 @@
  * supplies: how a writing transaction excludes other writers of the audit log, and where the schema lives.
  */
 import { sql } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, Transaction } from 'kysely';
+import { GroupCommitter } from './group-commit.js';
+import { prepareQuery } from './prepared-query.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import { migrateToLatest } from './migrations/index.js';
 import {
@@ -30,6 +32,8 @@ export interface KyselyStoreBackend {
   lockAuditLog(trx: Transaction<Database>): Promise<void>;
   /** Runs before the migrations (e.g. creates the PostgreSQL schema); returns the schema to migrate in. */
   prepareMigration(): Promise<string | undefined>;
+  /** Batch concurrent writes into one transaction (see group-commit.ts); for SQLite's single connection. */
+  readonly groupCommit?: boolean;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -37,15 +41,70 @@ function toCount(value: string | number | bigint | undefined): number {
   return Number(value ?? 0);
 }
 
+const REQUEST_COLUMNS = [
+  'id',
+  'status',
+  'requester_id',
+  'idempotency_key',
+  'expires_at',
+  'created_at',
+  'version',
+  'doc',
+] as const;
+const AUDIT_COLUMNS = ['seq', 'at', 'type', 'request_id', 'actor', 'data'] as const;
+
+/** The queries of the hot paths (authenticate, submit, review), compiled once per store. */
+function hotQueries(db: Kysely<Database>) {
+  return {
+    apiKeyById: prepareQuery(['id'], (s) => db.selectFrom('api_keys').selectAll().where('id', '=', s.id)),
+    requestById: prepareQuery(['id'], (s) =>
+      db.selectFrom('requests').select(['doc', 'version']).where('id', '=', s.id),
+    ),
+    insertRequest: prepareQuery(REQUEST_COLUMNS, (s) =>
+      db
+        .insertInto('requests')
+        .values(s)
+        .onConflict((oc) =>
+          oc
+            .columns(['requester_id', 'idempotency_key'])
+            .where('idempotency_key', 'is not', null)
+            .doNothing(),
+        ),
+    ),
+    // Compare-and-set: concurrent writers queue on the row lock, and each re-checks `version` after
+    // the winner commits, so exactly one of them updates a row.
+    casRequest: prepareQuery(['id', 'expected', 'status', 'expires_at', 'version', 'doc'], (s) =>
+      db
+        .updateTable('requests')
+        .set({ status: s.status, expires_at: s.expires_at, version: s.version, doc: s.doc })
+        .where('id', '=', s.id)
+        .where('version', '=', s.expected),
+    ),
+    maxSeq: prepareQuery([], () => db.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('seq'))),
+  };
+}
+
 export class KyselyStore implements Store {
   readonly kind: Store['kind'];
   readonly #backend: KyselyStoreBackend;
   readonly #db: Kysely<Database>;
+  readonly #q: ReturnType<typeof hotQueries>;
+  /** Audit inserts compiled once per number of rows (a transition writes 1-3 events). */
+  readonly #auditInserts = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+
+  readonly #committer: GroupCommitter | null;
 
   constructor(backend: KyselyStoreBackend) {
     this.kind = backend.kind;
     this.#backend = backend;
     this.#db = backend.db;
+    this.#q = hotQueries(backend.db);
+    this.#committer = backend.groupCommit ? new GroupCommitter(backend.db) : null;
+  }
+
+  /** Runs one atomic write: in its own transaction, or in a savepoint of a group commit. */
+  #write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.#committer ? this.#committer.run(work) : this.#db.transaction().execute(work);
   }
 
   async migrate(): Promise<void> {
@@ -62,14 +121,15 @@ export class KyselyStore implements Store {
   }
 
   async createApiKey(key: ApiKeyRecord, event: AuditEventInput): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#write(async (trx) => {
       await trx.insertInto('api_keys').values(apiKeyToRow(key)).execute();
       await this.#appendAudit(trx, [event]);
     });
   }
 
   async getApiKey(id: string): Promise<ApiKeyRecord | null> {
-    const row = await this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    const { rows } = await this.#db.executeQuery<Database['api_keys']>(this.#q.apiKeyById({ id }));
+    const row = rows[0];
     return row === undefined ? null : rowToApiKey(row);
   }
 
@@ -92,7 +152,7 @@ export class KyselyStore implements Store {
   }
 
   async revokeApiKey(id: string, at: string, event: AuditEventInput): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.#write(async (trx) => {
       const result = await trx
         .updateTable('api_keys')
         .set({ revoked_at: at })
@@ -110,20 +170,11 @@ export class KyselyStore implements Store {
     events: AuditEventInput[],
     options: { consumeGrantId?: string; grant?: Grant } = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
-      const inserted = await trx
-        .insertInto('requests')
-        .values(requestToRow(req))
-        .onConflict((oc) =>
-          oc
-            .columns(['requester_id', 'idempotency_key'])
-            .where('idempotency_key', 'is not', null)
-            .doNothing(),
-        )
-        .executeTakeFirst();
-      if (inserted.numInsertedOrUpdatedRows === 0n) {
+      const inserted = await trx.executeQuery(this.#q.insertRequest(requestToRow(req)));
+      if (inserted.numAffectedRows === 0n) {
         const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');
         if (existing === null) throw new Error(`request insert conflicted but no request holds its key`);
         return { request: existing, created: false };
@@ -140,11 +191,10 @@ export class KyselyStore implements Store {
   }
 
   async getRequest(id: string): Promise<ActionRequest | null> {
-    const row = await this.#db
-      .selectFrom('requests')
-      .select(['doc', 'version'])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const { rows } = await this.#db.executeQuery<{ doc: string; version: number }>(
+      this.#q.requestById({ id }),
+    );
+    const row = rows[0];
     return row === undefined ? null : rowToRequest(row);
   }
 
@@ -164,16 +214,18 @@ export class KyselyStore implements Store {
 
   async updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void> {
     const row = requestToRow(next);
-    await this.#db.transaction().execute(async (trx) => {
-      // Compare-and-set: concurrent writers queue on the row lock, and each re-checks `version` after
-      // the winner commits, so exactly one of them updates a row.
-      const result = await trx
-        .updateTable('requests')
-        .set({ status: row.status, expires_at: row.expires_at, version: row.version, doc: row.doc })
-        .where('id', '=', next.id)
-        .where('version', '=', next.version - 1)
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n) {
+    await this.#write(async (trx) => {
+      const result = await trx.executeQuery(
+        this.#q.casRequest({
+          id: next.id,
+          expected: next.version - 1,
+          status: row.status,
+          expires_at: row.expires_at,
+          version: row.version,
+          doc: row.doc,
+        }),
+      );
+      if (result.numAffectedRows !== 1n) {
         throw new VersionConflict(`request ${next.id} is not at version ${next.version - 1}`);
       }
       if (grant !== undefined) await trx.insertInto('grants').values(grantToRow(grant)).execute();
@@ -281,14 +333,32 @@ export class KyselyStore implements Store {
   async #appendAudit(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
     if (events.length === 0) return;
     await this.#backend.lockAuditLog(trx);
-    const last = await trx
-      .selectFrom('audit_events')
-      .select((eb) => eb.fn.max('seq').as('seq'))
-      .executeTakeFirst();
-    const first = Number(last?.seq ?? 0) + 1;
-    await trx
-      .insertInto('audit_events')
-      .values(events.map((event, i) => auditEventToRow(first + i, event)))
-      .execute();
+    const last = await trx.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({}));
+    const first = Number(last.rows[0]?.seq ?? 0) + 1;
+    const values: Record<string, unknown> = {};
+    events.forEach((event, i) => {
+      const row = auditEventToRow(first + i, event);
+      for (const c of AUDIT_COLUMNS) values[`${c}${i}`] = row[c];
+    });
+    await trx.executeQuery(this.#auditInsert(events.length)(values));
+  }
+
+  #auditInsert(n: number): (values: Record<string, unknown>) => CompiledQuery {
+    let q = this.#auditInserts.get(n);
+    if (q === undefined) {
+      const names = Array.from({ length: n }, (_, i) => AUDIT_COLUMNS.map((c) => `${c}${i}`)).flat();
+      q = prepareQuery(names, (s) =>
+        this.#db
+          .insertInto('audit_events')
+          .values(
+            Array.from(
+              { length: n },
+              (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, s[`${c}${i}`]])) as never,
+            ),
+          ),
+      );
+      if (n <= 8) this.#auditInserts.set(n, q);
+    }
+    return q;
   }
 }

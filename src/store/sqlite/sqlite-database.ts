@@ -19,5 +19,25 @@ export function openSqliteDatabase(path: string): Database.Database {
     db.close();
     throw err;
   }
+  cacheStatements(db);
   return db;
+}
+
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running a small query.
+ * Statements are reusable (and SQLite re-prepares them itself after a schema change), so keep them by SQL.
+ */
+function cacheStatements(db: Database.Database): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((source: string) => {
+    let stmt = cache.get(source);
+    if (stmt === undefined) {
+      stmt = prepare(source);
+      if (cache.size < MAX_CACHED_STATEMENTS) cache.set(source, stmt);
+    }
+    return stmt;
+  }) as typeof db.prepare;
 }

@@ -20,5 +20,6 @@ export function createSqliteStore(path: string): Store {
     // BEGIN IMMEDIATE already made this transaction the only writer.
     lockAuditLog: async () => {},
     prepareMigration: async () => undefined,
+    groupCommit: true,
   });
 }

@@ -1,0 +1,30 @@
+import { CompiledQuery, type Compilable } from 'kysely';
+
+const SLOT = '\u0000slot:';
+
+/**
+ * A query built and compiled once, then run with new values: the hot paths (authenticate, submit,
+ * review) would otherwise spend most of their time rebuilding and recompiling the same SQL with Kysely.
+ *
+ * `build` receives a placeholder for each name; every placeholder must end up as a bound parameter
+ * (never inlined), which holds for values passed to `where`, `values` and `set`.
+ */
+export function prepareQuery<K extends string>(
+  names: readonly K[],
+  build: (slot: Record<K, never>) => Compilable,
+): (values: Record<K, unknown>) => CompiledQuery {
+  const slots = Object.fromEntries(names.map((n) => [n, `${SLOT}${n}`])) as Record<K, never>;
+  const compiled = build(slots).compile();
+  type Param = { name: K; constant?: undefined } | { name?: undefined; constant: unknown };
+  const order: Param[] = compiled.parameters.map((p) =>
+    typeof p === 'string' && p.startsWith(SLOT) ? { name: p.slice(SLOT.length) as K } : { constant: p },
+  );
+  for (const n of names) {
+    if (!order.some((o) => o.name === n)) throw new Error(`prepared query lost its slot ${n}`);
+  }
+  return (values) =>
+    CompiledQuery.raw(
+      compiled.sql,
+      order.map((o) => (o.name === undefined ? o.constant : values[o.name])),
+    );
+}
