@@ -3,47 +3,11 @@
  * the outcome. Used by the CLI and the MCP proxy. Works with the global fetch of Node 20+.
  */
 
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+import type { RequestView } from '../gateway/view.js';
 
-export interface ActionRequestView {
-  id: string;
-  status: RequestStatus;
-  action: string;
-  resource: string;
-  environment: string;
-  parameters: unknown;
-  reason: string | null;
-  context: Record<string, unknown>;
-  requester: { id: string; kind: string; name: string; email: string | null; owner: string | null };
-  onBehalfOf: { email: string; verified: boolean } | null;
-  digest: string;
-  policy: {
-    version: string;
-    rule: string | null;
-    effect: 'allow' | 'deny' | 'require_approval';
-    explanation: string;
-  };
-  approval: {
-    approvers: string[];
-    quorum: number;
-    require: { group: string; count: number }[];
-    expiresAt: string;
-    stepUp: boolean;
-    reviews: {
-      reviewer: { id: string; name: string; email: string | null };
-      verdict: 'approve' | 'deny';
-      comment: string | null;
-      channel: string;
-      assurance: string;
-      at: string;
-    }[];
-  } | null;
-  dlp: { findings: { type: string; severity: string; class: string; path: string }[]; classes: string[] };
-  createdAt: string;
-  decidedAt: string | null;
-  decidedBy: string | null;
-  execution: unknown;
-}
+// Type-only: the SDK shares the server's view type without importing any server code at run time.
+export type ActionRequestView = RequestView;
+export type RequestStatus = RequestView['status'];
 
 export interface SubmitRequest {
   action: string;

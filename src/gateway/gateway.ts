@@ -58,21 +58,27 @@ export class Gateway {
     const policy = this.#d.policy();
     const now = clock.now();
     const digest = actionDigest(input);
-    const { decision } = policy.evaluate({
+    // The fields the digest binds, plus reason and context: seen by the policy and stored as submitted.
+    const fields = {
       action: input.action,
       resource: input.resource,
       environment: input.environment,
       parameters: input.parameters,
       reason: input.reason,
       context: input.context,
-      requester: {
-        id: principal.id,
-        kind: principal.kind,
-        name: principal.name,
-        email: principal.email,
-        groups: principal.groups,
-        attributes: principal.attributes,
-      },
+    };
+    const requester: ActionRequest['requester'] = {
+      id: principal.id,
+      kind: principal.kind,
+      name: principal.name,
+      email: principal.email,
+      owner: principal.owner,
+      groups: principal.groups,
+      personId: principal.personId,
+    };
+    const { decision } = policy.evaluate({
+      ...fields,
+      requester: { ...requester, attributes: principal.attributes },
       // Invariant 10: an unverified claim never satisfies a condition.
       onBehalfOf:
         onBehalfOf === null ? null : onBehalfOf.verified ? onBehalfOf : { email: null, verified: false },
@@ -83,21 +89,8 @@ export class Gateway {
     const base: ActionRequest = {
       id: `req_${randomBytes(12).toString('hex')}`,
       status: initialStatus(decision.effect),
-      action: input.action,
-      resource: input.resource,
-      environment: input.environment,
-      parameters: input.parameters,
-      reason: input.reason,
-      context: input.context,
-      requester: {
-        id: principal.id,
-        kind: principal.kind,
-        name: principal.name,
-        email: principal.email,
-        owner: principal.owner,
-        groups: principal.groups,
-        personId: principal.personId,
-      },
+      ...fields,
+      requester,
       onBehalfOf,
       digest,
       policy: {

@@ -11,7 +11,13 @@ export interface RequestView {
   parameters: unknown;
   reason: string | null;
   context: Record<string, unknown>;
-  requester: { id: string; kind: string; name: string; email: string | null; owner: string | null };
+  requester: {
+    id: string;
+    kind: ActionRequest['requester']['kind'];
+    name: string;
+    email: string | null;
+    owner: string | null;
+  };
   onBehalfOf: { email: string; verified: boolean } | null;
   digest: string;
   policy: ActionRequest['policy'];
@@ -23,10 +29,10 @@ export interface RequestView {
     stepUp: boolean;
     reviews: {
       reviewer: { id: string; name: string; email: string | null };
-      verdict: string;
+      verdict: 'approve' | 'deny';
       comment: string | null;
       channel: string;
-      assurance: string;
+      assurance: 'chat' | 'session';
       at: string;
     }[];
   } | null;

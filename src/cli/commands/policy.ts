@@ -25,10 +25,7 @@ export async function policyCheckCommand(
       io.out(`ok: ${file} is valid (${rules} ${rules === 1 ? 'rule' : 'rules'}, version ${policy.version})`);
     return EXIT.APPROVED;
   } catch (error) {
-    if (!(error instanceof PolicyError)) return reportError(io, error, flags.json === true);
-    if (flags.json) printJson(io, { valid: false, problems: error.problems });
-    else for (const line of error.lines()) io.err(line);
-    return EXIT.ERROR;
+    return reportPolicyError(io, error, flags.json === true);
   }
 }
 
@@ -107,10 +104,7 @@ export async function policyExplainCommand(flags: ExplainFlags, io: Io = process
     io.out(lines.join('\n'));
     return EXIT.APPROVED;
   } catch (error) {
-    if (!(error instanceof PolicyError)) return reportError(io, error, flags.json === true);
-    if (flags.json) printJson(io, { valid: false, problems: error.problems });
-    else for (const line of error.lines()) io.err(line);
-    return EXIT.ERROR;
+    return reportPolicyError(io, error, flags.json === true);
   }
 }
 
@@ -180,4 +174,12 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (flags: ExplainFlags) => {
       process.exitCode = await policyExplainCommand(flags);
     });
+}
+
+/** An invalid policy lists its problems (file:line: rule: what is wrong); anything else is a plain error. */
+function reportPolicyError(io: Io, error: unknown, json: boolean): number {
+  if (!(error instanceof PolicyError)) return reportError(io, error, json);
+  if (json) printJson(io, { valid: false, problems: error.problems });
+  else for (const line of error.lines()) io.err(line);
+  return EXIT.ERROR;
 }
