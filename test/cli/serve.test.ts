@@ -36,7 +36,10 @@ describe('countersign serve', () => {
         '    effect: require_approval',
       ].join('\n'),
     );
-    await writeFile(join(dir, 'countersign.yaml'), 'policy: policy.yaml\nstorage: sqlite:cs.db\nlisten: 127.0.0.1:0\n');
+    await writeFile(
+      join(dir, 'countersign.yaml'),
+      'policy: policy.yaml\nstorage: sqlite:cs.db\nlisten: 127.0.0.1:0\n',
+    );
     const io = capture();
     expect(await serveCommand({ config: join(dir, 'countersign.yaml') }, io)).toBe(1);
     expect(io.stderr).toContain('prod-restarts');
@@ -57,7 +60,8 @@ describe('countersign serve', () => {
     process.env.COUNTERSIGN_LOG_LEVEL = 'silent';
     const io = capture();
     const running = serveCommand({}, io);
-    for (let i = 0; i < 200 && !io.stderr.includes('demo keys'); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && !io.stderr.includes('demo keys'); i++)
+      await new Promise((r) => setTimeout(r, 25));
     const url = /listening on (http:\/\/\S+)/.exec(io.stderr)?.[1];
     expect(url).toBeTruthy();
     const keys = JSON.parse(await readFile(join(dir, 'demo-keys.json'), 'utf8'));
@@ -65,7 +69,11 @@ describe('countersign serve', () => {
     const res = await fetch(`${url}/v1/actions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${keys.agent.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ action: 'service.restart', resource: 'k8s://prod/deploy/api', environment: 'production' }),
+      body: JSON.stringify({
+        action: 'service.restart',
+        resource: 'k8s://prod/deploy/api',
+        environment: 'production',
+      }),
     });
     expect(res.status).toBe(201);
     expect(((await res.json()) as { status: string }).status).toBe('pending');
