@@ -45,6 +45,12 @@ export class GroupCommitter {
   }
 
   async #commit(batch: Queued[]): Promise<void> {
+    const [only] = batch;
+    if (batch.length === 1 && only) {
+      // Alone in its batch: a plain transaction, no savepoint needed.
+      await this.#db.transaction().execute(only.work).then(only.resolve, only.reject);
+      return;
+    }
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
     try {
       await this.#db.transaction().execute(async (trx) => {
