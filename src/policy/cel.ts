@@ -1,5 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js';
-import { guardOf, type GuardCheck } from './guard.js';
+import { guardOf, type Guard } from './guard.js';
 
 /**
  * The CEL environment every rule condition is compiled in (docs/policy.md "CEL variables").
@@ -20,8 +20,7 @@ const env = new Environment({ unlistedVariablesAreDyn: false })
 
 export type Condition = (activation: Record<string, unknown>) => unknown;
 
-export type CompileResult =
-  { ok: true; condition: Condition; guard: GuardCheck[] } | { ok: false; message: string };
+export type CompileResult = { ok: true; condition: Condition; guard: Guard } | { ok: false; message: string };
 
 /** Parses and type-checks one `when`; the result must be bool (or dyn, checked again at evaluation). */
 export function compileCondition(expression: string): CompileResult {

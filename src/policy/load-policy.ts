@@ -4,8 +4,8 @@ import type * as z from 'zod';
 import { sha256Hex } from '../core/digest.js';
 import type { PolicyDecision } from '../core/types.js';
 import { compileCondition, type Condition } from './cel.js';
-import { evaluateRules, type CompiledRule } from './evaluate.js';
-import type { GuardCheck } from './guard.js';
+import { evaluateRules, ruleSetOf, type CompiledRule } from './evaluate.js';
+import type { Guard } from './guard.js';
 import { PolicyError } from './policy-error.js';
 import { policySchema, toApprovalSpec, type PolicyFile } from './schema.js';
 import type { CompiledPolicy, PolicyInput, PolicyProblem } from './types.js';
@@ -59,7 +59,7 @@ export function loadPolicy(source: string, fileName = 'policy.yaml'): CompiledPo
   }
 
   // Conditions are checked from the raw data too, so one run reports schema and CEL problems together.
-  const conditions = new Map<number, { condition: Condition; guard: GuardCheck[] }>();
+  const conditions = new Map<number, { condition: Condition; guard: Guard }>();
   const rawRules = isRecord(raw) && Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
   const names = new Map<string, number>();
   rawRules.forEach((r, i) => {
@@ -84,7 +84,7 @@ export function loadPolicy(source: string, fileName = 'policy.yaml'): CompiledPo
 
 function compile(
   file: PolicyFile,
-  conditions: Map<number, { condition: Condition; guard: GuardCheck[] }>,
+  conditions: Map<number, { condition: Condition; guard: Guard }>,
   version: string,
 ): CompiledPolicy {
   const defaultApproval =
@@ -102,7 +102,7 @@ function compile(
     return {
       name: r.name,
       effect: r.effect,
-      ...(conditions.get(i) as { condition: Condition; guard: GuardCheck[] }),
+      ...(conditions.get(i) as { condition: Condition; guard: Guard }),
       decision: deepFreeze({
         effect: r.effect,
         rule: r.name,
@@ -122,10 +122,11 @@ function compile(
     notify: [],
   });
   const ruleNames = Object.freeze(rules.map((r) => r.name));
+  const ruleSet = ruleSetOf(rules);
   return Object.freeze({
     version,
     ruleNames,
-    evaluate: (input: PolicyInput) => evaluateRules(rules, defaults, input),
+    evaluate: (input: PolicyInput) => evaluateRules(ruleSet, defaults, input),
   });
 }
 
