@@ -1,0 +1,196 @@
+import { assignmentDetector } from './assignment-detector.js';
+import { parseDlpConfig, type DlpConfig } from './config.js';
+import { compileAllowlist, compileCustom, type CompiledCustom } from './custom-detectors.js';
+import { DATA_DETECTORS } from './data-detectors.js';
+import type { BuiltinDetector, Hit } from './detector.js';
+import { formatJsonPath } from './json-path.js';
+import { assignedSecretType, KeyKind, keyKind } from './key-names.js';
+import { keywordBefore } from './chars.js';
+import { SECRET_DETECTORS } from './secret-detectors.js';
+import { TYPE_INFO } from './type-info.js';
+import type { DlpFinding, Span } from './types.js';
+
+export interface Scanner {
+  /** Scans every string in a JSON value; paths start at `rootPath` (default `$`). */
+  scanJson(value: unknown, rootPath?: string): DlpFinding[];
+  /** Scans one text; findings carry `path` (default `$`) and offsets into the text. */
+  scanText(text: string, path?: string): DlpFinding[];
+}
+
+// Order matters where two triggers match at the same index: the specific formats come first,
+// the key-word assignment (generic_api_key) last.
+const ALL_BUILTINS: readonly BuiltinDetector[] = [...SECRET_DETECTORS, ...DATA_DETECTORS, assignmentDetector];
+
+interface RawHit extends Span {
+  type: string;
+  severity: DlpFinding['severity'];
+  class: DlpFinding['class'];
+}
+
+const AUTH_SCHEME = /^(?:Bearer|Basic|Token|token|bearer) +/;
+
+/**
+ * Builds a scanner. All built-in triggers are joined into one regex, so a string is read once; only
+ * trigger matches pay for validation. Throws DlpConfigError on a bad config (naming the detector).
+ */
+export function createScanner(config?: DlpConfig): Scanner {
+  const parsed = parseDlpConfig(config);
+  const disabled = new Set<string>(parsed.disabled);
+  // The assignment detector also reports aws_secret_access_key, so it stays while either type is on.
+  const builtins = ALL_BUILTINS.filter((d) =>
+    d === assignmentDetector
+      ? !disabled.has('generic_api_key') || !disabled.has('aws_secret_access_key')
+      : !disabled.has(d.type),
+  );
+  // Detectors that share a trigger form one group: one alternative of the combined regex.
+  const groups: { trigger: string; members: { d: BuiltinDetector; pattern: RegExp | null }[] }[] = [];
+  for (const d of builtins) {
+    let g = groups.find((x) => x.trigger === d.trigger);
+    if (!g) groups.push((g = { trigger: d.trigger, members: [] }));
+    g.members.push({ d, pattern: d.pattern === undefined ? null : new RegExp(d.pattern, 'y') });
+  }
+  const combined = new RegExp(groups.map((g) => `(${g.trigger})`).join('|'), 'g');
+  const stickies = groups.map((g) => new RegExp(g.trigger, 'y'));
+  const custom: CompiledCustom[] = compileCustom(parsed.detectors);
+  const allowed = compileAllowlist(parsed.allowlist);
+  const enabled = (type: string) => !disabled.has(type);
+  const hit: Hit = { type: '', start: 0, end: 0, resume: 0 };
+
+  function push(out: RawHit[], text: string, type: string, start: number, end: number): void {
+    if (!enabled(type)) return;
+    if (allowed !== null && allowed(text.slice(start, end))) return;
+    const info = TYPE_INFO[type]!;
+    out.push({ type, severity: info.severity, class: info.class, start, end });
+  }
+
+  function confirmGroup(text: string, index: number, triggerEnd: number, g: number): boolean {
+    for (const { d, pattern } of groups[g]!.members) {
+      if (pattern === null) {
+        if (d.confirm(text, index, triggerEnd, hit)) return true;
+        continue;
+      }
+      // A number trigger may start at `(` or `+`, which only phone numbers include.
+      for (let at = index; at <= index + 1; at++) {
+        pattern.lastIndex = at;
+        if (pattern.test(text) && d.confirm(text, at, pattern.lastIndex, hit)) return true;
+        const c = text.charCodeAt(at);
+        if (c !== 40 && c !== 43) break;
+      }
+    }
+    return false;
+  }
+
+  function confirmAt(text: string, index: number, length: number, first: number): boolean {
+    if (confirmGroup(text, index, index + length, first)) return true;
+    // The first trigger did not hold up: later groups may still match at the same index.
+    for (let j = first + 1; j < groups.length; j++) {
+      const re = stickies[j]!;
+      re.lastIndex = index;
+      if (re.test(text) && confirmGroup(text, index, re.lastIndex, j)) return true;
+    }
+    return false;
+  }
+
+  /** Scans one string; `key` is the JSON member name it is the value of, if any. */
+  function scanString(text: string, key: string | undefined): RawHit[] | null {
+    let out: RawHit[] | null = null;
+    combined.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = combined.exec(text)) !== null) {
+      let g = 1;
+      while (m[g] === undefined) g++;
+      const index = m.index;
+      if (confirmAt(text, index, m[0].length, g - 1)) {
+        push((out ??= []), text, hit.type, hit.start, hit.end);
+        combined.lastIndex = Math.max(hit.resume, index + 1);
+      } else {
+        combined.lastIndex = index + 1;
+      }
+    }
+    if (key !== undefined && (out === null || out.length === 0)) {
+      const kind = keyKind(key);
+      if (kind !== KeyKind.None) {
+        let start = 0;
+        let end = text.length;
+        while (start < end && text.charCodeAt(start) <= 32) start++;
+        while (end > start && text.charCodeAt(end - 1) <= 32) end--;
+        const scheme = AUTH_SCHEME.exec(text.slice(start, Math.min(end, start + 8)));
+        if (scheme) start += scheme[0].length;
+        const type = assignedSecretType(text, start, end, kind);
+        if (type !== null) push((out ??= []), text, type, start, end);
+      }
+    }
+    for (const d of custom) out = scanCustom(d, text, out);
+    return out === null || out.length === 0 ? null : tidy(out);
+  }
+
+  function scanCustom(d: CompiledCustom, text: string, out: RawHit[] | null): RawHit[] | null {
+    const re = d.regex;
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const start = m.index;
+      const end = start + m[0].length;
+      if (end === start) {
+        re.lastIndex++;
+        continue;
+      }
+      if (d.keywords !== null && !keywordBefore(text, start, d.window, d.keywords)) continue;
+      if (d.validate !== null && !d.validate(text, start, end)) continue;
+      if (allowed !== null && allowed(text.slice(start, end))) continue;
+      (out ??= []).push({ type: d.type, severity: d.severity, class: d.class, start, end });
+    }
+    return out;
+  }
+
+  return {
+    scanText(text, path = '$') {
+      const hits = scanString(text, undefined);
+      return hits === null ? [] : hits.map((h) => finding(h, path));
+    },
+    scanJson(value, rootPath = '$') {
+      const findings: DlpFinding[] = [];
+      const stack: (string | number)[] = [];
+      const walk = (node: unknown, key: string | undefined): void => {
+        if (typeof node === 'string') {
+          const hits = scanString(node, key);
+          if (hits !== null) {
+            const path = formatJsonPath(stack, rootPath);
+            for (const h of hits) findings.push(finding(h, path));
+          }
+        } else if (Array.isArray(node)) {
+          for (let i = 0; i < node.length; i++) {
+            stack.push(i);
+            walk(node[i], key);
+            stack.pop();
+          }
+        } else if (node !== null && typeof node === 'object') {
+          for (const k of Object.keys(node)) {
+            stack.push(k);
+            walk((node as Record<string, unknown>)[k], k);
+            stack.pop();
+          }
+        }
+      };
+      walk(value, undefined);
+      return findings;
+    },
+  };
+}
+
+// Key order is the documented output order: type, severity, class, path, start, end.
+function finding(h: RawHit, path: string): DlpFinding {
+  return { type: h.type, severity: h.severity, class: h.class, path, start: h.start, end: h.end };
+}
+
+// Sorts by offset, drops exact repeats, and drops a generic_api_key that overlaps a more specific finding.
+function tidy(hits: RawHit[]): RawHit[] {
+  if (hits.length === 1) return hits;
+  hits.sort((a, b) => a.start - b.start || b.end - a.end);
+  return hits.filter((h, i) => {
+    const prev = hits[i - 1];
+    if (prev && prev.start === h.start && prev.end === h.end && prev.type === h.type) return false;
+    if (h.type !== 'generic_api_key') return true;
+    return !hits.some((o) => o !== h && o.type !== 'generic_api_key' && o.start < h.end && h.start < o.end);
+  });
+}
