@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerDlpCommands } from './commands/dlp.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerRequestCommands } from './commands/requests.js';
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerKeysCommands(program);
   registerRequestCommands(program);
   registerPolicyCommands(program);
+  registerAuditCommands(program);
+  registerDlpCommands(program);
   // Subcommands inherit exitOverride so that bad usage exits 2 (DESIGN.md) rather than commander's 1.
   for (const c of program.commands) {
     c.exitOverride();

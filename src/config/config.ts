@@ -3,6 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { hostname } from 'node:os';
+import { parseDuration } from '../core/duration.js';
 
 /** The gateway's settings, after defaults, the file and the environment were applied (in that order). */
 export interface Config {
@@ -19,6 +21,35 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where the config came from, or null when none was given. */
   file: string | null;
+  audit: AuditConfig;
+}
+
+/** The verifiable audit log (`audit:` in the file; see docs/operations.md). */
+export interface AuditConfig {
+  /** The checkpoint origin line (and the generated key's name); default `countersign/<hostname>`. */
+  origin: string;
+  /** `PRIVATE+KEY+…`, `file:PATH` or `env:NAME`; null: generated into `<data_dir>/audit-signing.key`. */
+  signingKey: string | null;
+  /** Sign a checkpoint once the log grew by this many events. */
+  checkpointEveryEvents: number;
+  /** …or when this much time passed and it grew. */
+  checkpointIntervalMs: number;
+  /** Payload encryption keys (`key`: `env:NAME`, `file:PATH` or base64 of 32 bytes); old ids stay readable. */
+  payloadKeys: { id: string; key: string }[];
+  /** The key new payloads are encrypted under; null: the only configured (or generated) key. */
+  payloadKeyId: string | null;
+}
+
+/** The audit settings when the file has none. */
+export function defaultAuditConfig(): AuditConfig {
+  return {
+    origin: `countersign/${hostname()}`,
+    signingKey: null,
+    checkpointEveryEvents: 1000,
+    checkpointIntervalMs: 60_000,
+    payloadKeys: [],
+    payloadKeyId: null,
+  };
 }
 
 /** The bundled example policy, found relative to the package (works from src/ and dist/). */
@@ -38,6 +69,22 @@ const fileSchema = z
       .strict()
       .optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    audit: z
+      .object({
+        origin: z
+          .string()
+          .regex(/^[^\s+]{1,200}$/, 'must be 1-200 characters without spaces or +')
+          .optional(),
+        signing_key: z.string().min(1).optional(),
+        checkpoint_every_events: z.number().int().min(1).optional(),
+        checkpoint_interval: z.string().optional(),
+        payload_keys: z
+          .array(z.object({ id: z.string().min(1), key: z.string().min(1) }).strict())
+          .optional(),
+        payload_key_id: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -117,6 +164,7 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
       `log level must be one of fatal, error, warn, info, debug, trace, silent; got ${logLevel}`,
     );
   }
+  const audit = auditConfig(raw.audit ?? {}, fromFile);
   return Object.freeze({
     listen: parseListen(
       env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080',
@@ -129,7 +177,35 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     limits: { requestsPerMinute, bodyBytes: raw.limits?.body_bytes ?? 1024 * 1024 },
     logLevel: level.data,
     file: file ? resolve(file) : null,
+    audit,
   });
+}
+
+function auditConfig(
+  raw: NonNullable<z.infer<typeof fileSchema>['audit']>,
+  fromFile: (p: string) => string,
+): AuditConfig {
+  const defaults = defaultAuditConfig();
+  // file: paths in the config file are relative to it, like every other path there.
+  const ref = (spec: string) => (spec.startsWith('file:') ? `file:${fromFile(spec.slice(5))}` : spec);
+  let intervalMs = defaults.checkpointIntervalMs;
+  if (raw.checkpoint_interval !== undefined) {
+    const ms = parseDuration(raw.checkpoint_interval);
+    if (ms === null) {
+      throw new ConfigError(
+        `audit.checkpoint_interval must be a duration such as 60s or 5m, got ${JSON.stringify(raw.checkpoint_interval)}`,
+      );
+    }
+    intervalMs = ms;
+  }
+  return {
+    origin: raw.origin ?? defaults.origin,
+    signingKey: raw.signing_key === undefined ? null : ref(raw.signing_key),
+    checkpointEveryEvents: raw.checkpoint_every_events ?? defaults.checkpointEveryEvents,
+    checkpointIntervalMs: intervalMs,
+    payloadKeys: (raw.payload_keys ?? []).map((k) => ({ id: k.id, key: ref(k.key) })),
+    payloadKeyId: raw.payload_key_id ?? null,
+  };
 }
 
 /** A storage URL fit for logs and messages: the password, if any, is replaced. */

@@ -15,7 +15,8 @@ import type {
   Verdict,
 } from '../core/types.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { GrantUnavailable, VersionConflict, type Store } from '../store/store.js';
+import type { RequestPayload } from '../audit/payload-crypto.js';
+import { GrantUnavailable, VersionConflict, type EncryptedPayload, type Store } from '../store/store.js';
 import { canReviewNow, canView } from './access.js';
 import type { GatewayHooks } from './hooks.js';
 import type { SubmitInput } from './submit-input.js';
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   hooks?: GatewayHooks;
   /** Called with each new deadline so the expiry sweeper can re-arm its timer. */
   onDeadline?: (at: string) => void;
+  /** Encrypts a request's full payload for the store (audit); the event then carries only its SHA-256. */
+  sealPayload?: (requestId: string, payload: RequestPayload) => EncryptedPayload;
 }
 
 // Compare-and-set retries: each retry re-reads the row, so a loser sees the winner's state.
@@ -117,6 +120,12 @@ export class Gateway {
       version: 1,
     };
     const actor = actorOf(principal);
+    // Audit: the full payload is stored encrypted with the request; the event names only its hash.
+    const payload = this.#d.sealPayload?.(base.id, {
+      parameters: base.parameters,
+      reason: base.reason,
+      context: base.context,
+    });
     const submitted: AuditEventInput = {
       type: 'request.submitted',
       at,
@@ -132,6 +141,7 @@ export class Gateway {
         rule: decision.rule,
         effect: decision.effect,
         explanation: decision.explanation,
+        ...(payload === undefined ? {} : { payloadSha256: payload.sha256 }),
       },
     };
     const autoDecided = (req: ActionRequest, decidedBy: string): AuditEventInput => ({
@@ -143,10 +153,10 @@ export class Gateway {
     });
 
     let result: { request: ActionRequest; created: boolean } | null = null;
-    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, autoDecided);
+    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, autoDecided, payload);
     if (result === null) {
       const events = base.status === 'pending' ? [submitted] : [submitted, autoDecided(base, 'policy')];
-      result = await store.insertRequest(base, events);
+      result = await store.insertRequest(base, events, payload === undefined ? {} : { payload });
     }
     const req = result.request;
     if (result.created) {
@@ -167,6 +177,7 @@ export class Gateway {
     base: ActionRequest,
     submitted: AuditEventInput,
     autoDecided: (req: ActionRequest, decidedBy: string) => AuditEventInput,
+    payload: EncryptedPayload | undefined,
   ): Promise<{ request: ActionRequest; created: boolean } | null> {
     const grants = await this.#d.store.findGrants({
       requesterId: base.requester.id,
@@ -189,6 +200,7 @@ export class Gateway {
       try {
         return await this.#d.store.insertRequest(req, [submitted, autoDecided(req, grant.id)], {
           consumeGrantId: grant.id,
+          ...(payload === undefined ? {} : { payload }),
         });
       } catch (err) {
         if (!(err instanceof GrantUnavailable)) throw err;

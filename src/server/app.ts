@@ -7,6 +7,7 @@ import { CountersignError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Store } from '../store/store.js';
+import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import { errorHandler, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   requestsPerMinute: number;
   bodyBytes: number;
   version: string;
+  /** The verifiable audit log's routes (checkpoints, proofs, reveal). */
+  audit: AuditRouteDeps;
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/;
@@ -90,7 +93,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return principal;
   };
 
-  const routes: RouteSpec[] = [...requestRoutes(opts.gateway, metrics), ...opsRoutes(opts, metrics)];
+  const routes: RouteSpec[] = [
+    ...requestRoutes(opts.gateway, metrics),
+    ...auditRoutes(opts.store, opts.audit),
+    ...opsRoutes(opts, metrics),
+  ];
   const openapi = buildOpenApi(routes, opts.version);
   routes.push({
     method: 'GET',

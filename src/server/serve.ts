@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Checkpointer } from '../audit/checkpointer.js';
+import { loadSigningKey } from '../audit/keys-file.js';
+import { loadPayloadKeyring, sealPayload } from '../audit/payload-crypto.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
@@ -18,6 +21,7 @@ export interface RunningGateway {
   gateway: Gateway;
   store: Store;
   sweeper: ExpirySweeper;
+  checkpointer: Checkpointer;
   /** The address it listens on, e.g. `http://127.0.0.1:8080`. */
   url: string;
   close(): Promise<void>;
@@ -40,6 +44,14 @@ export async function startGateway(
   const store = guardStore(options.store ?? (await openStore(config.storage)));
   logger.info({ storage: redactUrl(config.storage) }, 'store ready');
 
+  // The audit log's keys: loaded or generated before the first request can be written.
+  const signing = await loadSigningKey({ ...config.audit, dataDir: config.dataDir });
+  logger.info(
+    { source: signing.source, path: signing.path, verifierKey: signing.signer.verifierKey },
+    'audit signing key ready',
+  );
+  const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
+
   let sweeper: ExpirySweeper | null = null;
   const gateway = new Gateway({
     store,
@@ -47,9 +59,20 @@ export async function startGateway(
     clock,
     logger,
     onDeadline: (at) => sweeper?.deadlineAdded(at),
+    sealPayload: (requestId, payload) => sealPayload(payloadKeys, requestId, payload),
   });
   sweeper = new ExpirySweeper(gateway, store, clock, logger);
   await sweeper.start();
+  const checkpointer = new Checkpointer({
+    store,
+    signer: signing.signer,
+    origin: config.audit.origin,
+    clock,
+    logger,
+    everyEvents: config.audit.checkpointEveryEvents,
+    intervalMs: config.audit.checkpointIntervalMs,
+  });
+  await checkpointer.start();
 
   const app = await buildApp({
     gateway,
@@ -59,6 +82,7 @@ export async function startGateway(
     requestsPerMinute: config.limits.requestsPerMinute,
     bodyBytes: config.limits.bodyBytes,
     version: VERSION,
+    audit: { checkpointer, payloadKeys, clock },
   });
   let url = '';
   if (options.listen !== false) {
@@ -76,9 +100,11 @@ export async function startGateway(
     gateway,
     store,
     sweeper: running,
+    checkpointer,
     url,
     async close() {
       running.stop();
+      checkpointer.stop();
       await app.close();
       await store.close();
     },

@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import type { CompiledQuery, Kysely, Transaction } from 'kysely';
 import { GroupCommitter } from './group-commit.js';
 import { prepareQuery } from './prepared-query.js';
+import { leafBytes, toRecord } from '../audit/event.js';
+import { leafHash, nodeHash } from '../audit/hash.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import { migrateToLatest } from './migrations/index.js';
 import {
@@ -18,9 +20,9 @@ import {
   rowToGrant,
   rowToRequest,
 } from './rows.js';
-import type { Database } from './schema.js';
+import type { AuditEventsTable, AuditTreeTable, Database } from './schema.js';
 import { GrantUnavailable, VersionConflict } from './store.js';
-import type { ApiKeyRecord, RequestFilter, Store } from './store.js';
+import type { ApiKeyRecord, EncryptedPayload, RequestFilter, Store, StoredCheckpoint } from './store.js';
 
 export interface KyselyStoreBackend {
   readonly kind: Store['kind'];
@@ -52,6 +54,7 @@ const REQUEST_COLUMNS = [
   'doc',
 ] as const;
 const AUDIT_COLUMNS = ['seq', 'at', 'type', 'request_id', 'actor', 'data'] as const;
+const TREE_COLUMNS = ['level', 'idx', 'hash'] as const;
 
 /** The queries of the hot paths (authenticate, submit, review), compiled once per store. */
 function hotQueries(db: Kysely<Database>) {
@@ -81,6 +84,12 @@ function hotQueries(db: Kysely<Database>) {
         .where('version', '=', s.expected),
     ),
     maxSeq: prepareQuery([], () => db.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('seq'))),
+    treeNode: prepareQuery(['level', 'idx'], (s) =>
+      db.selectFrom('audit_tree').select('hash').where('level', '=', s.level).where('idx', '=', s.idx),
+    ),
+    insertPayload: prepareQuery(['request_id', 'key_id', 'iv', 'ciphertext', 'tag', 'sha256'], (s) =>
+      db.insertInto('request_payloads').values(s),
+    ),
   };
 }
 
@@ -91,6 +100,10 @@ export class KyselyStore implements Store {
   readonly #q: ReturnType<typeof hotQueries>;
   /** Audit inserts compiled once per number of rows (a transition writes 1-3 events). */
   readonly #auditInserts = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+  /** Tree node inserts, likewise per number of rows (an append writes 2 nodes on average). */
+  readonly #treeInserts = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+  /** Batched node reads, per number of nodes (a proof at 10M events asks ~50). */
+  readonly #treeReads = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
 
   readonly #committer: GroupCommitter | null;
 
@@ -168,7 +181,7 @@ export class KyselyStore implements Store {
   async insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options: { consumeGrantId?: string; grant?: Grant } = {},
+    options: { consumeGrantId?: string; grant?: Grant; payload?: EncryptedPayload } = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
     return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
@@ -184,6 +197,19 @@ export class KyselyStore implements Store {
       }
       if (options.grant !== undefined) {
         await trx.insertInto('grants').values(grantToRow(options.grant)).execute();
+      }
+      if (options.payload !== undefined) {
+        const p = options.payload;
+        await trx.executeQuery(
+          this.#q.insertPayload({
+            request_id: req.id,
+            key_id: p.keyId,
+            iv: p.iv.toString('base64'),
+            ciphertext: p.ciphertext.toString('base64'),
+            tag: p.tag.toString('base64'),
+            sha256: p.sha256,
+          }),
+        );
       }
       await this.#appendAudit(trx, events);
       return { request: req, created: true };
@@ -301,6 +327,111 @@ export class KyselyStore implements Store {
     return toCount(row?.n);
   }
 
+  async appendAuditEvents(events: AuditEventInput[]): Promise<void> {
+    await this.#write((trx) => this.#appendAudit(trx, events));
+  }
+
+  async auditTreeSize(): Promise<number> {
+    const last = await this.#db.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({}));
+    return Number(last.rows[0]?.seq ?? 0);
+  }
+
+  async auditNode(level: number, idx: number): Promise<Buffer> {
+    const hash = await this.#readNode(this.#db, level, idx);
+    if (hash === null) throw new Error(`the audit tree has no complete subtree (${level}, ${idx})`);
+    return hash;
+  }
+
+  async auditNodes(positions: readonly (readonly [number, number])[]): Promise<Buffer[]> {
+    if (positions.length === 0) return [];
+    const values: Record<string, unknown> = {};
+    positions.forEach(([level, idx], i) => {
+      values[`level${i}`] = level;
+      values[`idx${i}`] = idx;
+    });
+    const { rows } = await this.#db.executeQuery<{ level: number; idx: number; hash: string }>(
+      this.#treeRead(positions.length)(values),
+    );
+    const found = new Map(rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
+    return positions.map(([level, idx]) => {
+      const hash = found.get(`${level}/${idx}`);
+      if (hash === undefined) throw new Error(`the audit tree has no complete subtree (${level}, ${idx})`);
+      return Buffer.from(hash, 'hex');
+    });
+  }
+
+  #treeRead(n: number): (values: Record<string, unknown>) => CompiledQuery {
+    let q = this.#treeReads.get(n);
+    if (q === undefined) {
+      const names = Array.from({ length: n }, (_, i) => [`level${i}`, `idx${i}`]).flat();
+      q = prepareQuery(names, (s) =>
+        this.#db
+          .selectFrom('audit_tree')
+          .select(['level', 'idx', 'hash'])
+          .where((eb) =>
+            eb.or(
+              Array.from({ length: n }, (_, i) =>
+                eb.and([eb('level', '=', s[`level${i}`] as never), eb('idx', '=', s[`idx${i}`] as never)]),
+              ),
+            ),
+          ),
+      );
+      if (n <= 128) this.#treeReads.set(n, q);
+    }
+    return q;
+  }
+
+  async saveCheckpoint(c: StoredCheckpoint): Promise<void> {
+    await this.#write(async (trx) => {
+      await trx
+        .insertInto('audit_checkpoints')
+        .values({ size: c.size, root: c.root.toString('hex'), note: c.note, created_at: c.createdAt })
+        .onConflict((oc) => oc.column('size').doNothing())
+        .execute();
+    });
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | null> {
+    const row = await this.#db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .orderBy('size', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? null : rowToCheckpoint(row);
+  }
+
+  async getCheckpoint(size: number): Promise<StoredCheckpoint | null> {
+    const row = await this.#db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('size', '=', size)
+      .executeTakeFirst();
+    return row === undefined ? null : rowToCheckpoint(row);
+  }
+
+  async getRequestPayload(requestId: string): Promise<EncryptedPayload | null> {
+    const row = await this.#db
+      .selectFrom('request_payloads')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    if (row === undefined) return null;
+    return {
+      keyId: row.key_id,
+      iv: Buffer.from(row.iv, 'base64'),
+      ciphertext: Buffer.from(row.ciphertext, 'base64'),
+      tag: Buffer.from(row.tag, 'base64'),
+      sha256: row.sha256,
+    };
+  }
+
+  async #readNode(db: Kysely<Database>, level: number, idx: number): Promise<Buffer | null> {
+    const { rows } = await db.executeQuery<{ hash: string }>(this.#q.treeNode({ level, idx }));
+    const row = rows[0];
+    return row === undefined ? null : Buffer.from(row.hash, 'hex');
+  }
+
   async #selectByIdempotencyKey(
     db: Kysely<Database>,
     requesterId: string,
@@ -336,11 +467,87 @@ export class KyselyStore implements Store {
     const last = await trx.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({}));
     const first = Number(last.rows[0]?.seq ?? 0) + 1;
     const values: Record<string, unknown> = {};
-    events.forEach((event, i) => {
-      const row = auditEventToRow(first + i, event);
+    const rows = events.map((event, i) => auditEventToRow(first + i, event));
+    rows.forEach((row, i) => {
       for (const c of AUDIT_COLUMNS) values[`${c}${i}`] = row[c];
     });
     await trx.executeQuery(this.#auditInsert(events.length)(values));
+    await this.#growTree(trx, rows);
+  }
+
+  /**
+   * Adds each event's leaf to the Merkle tree and every perfect subtree it completes: climbing while the
+   * node is a right child, parent = H(left sibling, node). Amortized two node writes per leaf, in one
+   * insert; the left siblings (O(log n) at worst) in one read. The caller's audit lock keeps leaves gap-free.
+   */
+  async #growTree(trx: Transaction<Database>, rows: AuditEventsTable[]): Promise<void> {
+    const firstLeaf = (rows[0]?.seq ?? 1) - 1;
+    // The left siblings that precede this batch are known up front: read them in one round trip.
+    const before: [number, number][] = [];
+    for (const row of rows) {
+      for (let level = 0, idx = row.seq - 1; idx % 2 === 1; level++, idx = (idx - 1) / 2) {
+        if ((idx - 1) * 2 ** level < firstLeaf) before.push([level, idx - 1]);
+      }
+    }
+    const known = new Map<string, Buffer>();
+    if (before.length > 0) {
+      const values: Record<string, unknown> = {};
+      before.forEach(([level, idx], i) => {
+        values[`level${i}`] = level;
+        values[`idx${i}`] = idx;
+      });
+      const { rows: found } = await trx.executeQuery<{ level: number; idx: number; hash: string }>(
+        this.#treeRead(before.length)(values),
+      );
+      for (const r of found) known.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+    }
+    const nodes: AuditTreeTable[] = [];
+    const put = (level: number, idx: number, hash: Buffer) => {
+      known.set(`${level}/${idx}`, hash);
+      nodes.push({ level, idx, hash: hash.toString('hex') });
+    };
+    for (const row of rows) {
+      // Hashed from the row as it will be read back, so that the leaf is exactly what export serves.
+      let hash = leafHash(leafBytes(toRecord(rowToAuditEvent(row))));
+      let level = 0;
+      let idx = row.seq - 1;
+      put(level, idx, hash);
+      while (idx % 2 === 1) {
+        const left = known.get(`${level}/${idx - 1}`);
+        if (left === undefined) throw new Error(`the audit tree is missing node (${level}, ${idx - 1})`);
+        hash = nodeHash(left, hash);
+        level++;
+        idx = (idx - 1) / 2;
+        put(level, idx, hash);
+      }
+    }
+    for (let i = 0; i < nodes.length; i += 64) {
+      const chunk = nodes.slice(i, i + 64);
+      const values: Record<string, unknown> = {};
+      chunk.forEach((node, j) => {
+        for (const c of TREE_COLUMNS) values[`${c}${j}`] = node[c];
+      });
+      await trx.executeQuery(this.#treeInsert(chunk.length)(values));
+    }
+  }
+
+  #treeInsert(n: number): (values: Record<string, unknown>) => CompiledQuery {
+    let q = this.#treeInserts.get(n);
+    if (q === undefined) {
+      const names = Array.from({ length: n }, (_, i) => TREE_COLUMNS.map((c) => `${c}${i}`)).flat();
+      q = prepareQuery(names, (s) =>
+        this.#db
+          .insertInto('audit_tree')
+          .values(
+            Array.from(
+              { length: n },
+              (_, i) => Object.fromEntries(TREE_COLUMNS.map((c) => [c, s[`${c}${i}`]])) as never,
+            ),
+          ),
+      );
+      if (n <= 16) this.#treeInserts.set(n, q);
+    }
+    return q;
   }
 
   #auditInsert(n: number): (values: Record<string, unknown>) => CompiledQuery {
@@ -361,4 +568,13 @@ export class KyselyStore implements Store {
     }
     return q;
   }
+}
+
+function rowToCheckpoint(row: Database['audit_checkpoints']): StoredCheckpoint {
+  return {
+    size: Number(row.size),
+    root: Buffer.from(row.root, 'hex'),
+    note: row.note,
+    createdAt: row.created_at,
+  };
 }

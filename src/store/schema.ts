@@ -56,9 +56,39 @@ export interface AuditEventsTable {
   data: string;
 }
 
+/** The hash (hex) of each perfect subtree of the audit Merkle tree: leaves [idx·2^level, (idx+1)·2^level). */
+export interface AuditTreeTable {
+  level: number;
+  idx: number;
+  hash: string;
+}
+
+export interface AuditCheckpointsTable {
+  /** The tree size the checkpoint commits to. */
+  size: number;
+  /** Hex root hash at that size. */
+  root: string;
+  /** The whole signed note (C2SP tlog-checkpoint). */
+  note: string;
+  created_at: string;
+}
+
+/** A request's full submitted payload, AES-256-GCM encrypted; the columns are base64 except sha256 (hex). */
+export interface RequestPayloadsTable {
+  request_id: string;
+  key_id: string;
+  iv: string;
+  ciphertext: string;
+  tag: string;
+  sha256: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   requests: RequestsTable;
   grants: GrantsTable;
   audit_events: AuditEventsTable;
+  audit_tree: AuditTreeTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  request_payloads: RequestPayloadsTable;
 }

@@ -32,6 +32,25 @@ export interface RequestFilter {
   limit?: number;
 }
 
+/** A signed checkpoint of the audit log (a C2SP tlog-checkpoint note) as stored. */
+export interface StoredCheckpoint {
+  size: number;
+  root: Buffer;
+  /** The whole signed note, as served by `GET /v1/audit/checkpoint`. */
+  note: string;
+  createdAt: string;
+}
+
+/** A request's full payload (`{parameters, reason, context}`), AES-256-GCM encrypted under `keyId`. */
+export interface EncryptedPayload {
+  keyId: string;
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+  /** Hex SHA-256 of the plaintext (its JCS form): what the `request.submitted` event carries. */
+  sha256: string;
+}
+
 /** Thrown by `updateRequest` when another writer changed the row first (compare-and-set lost). */
 export class VersionConflict extends Error {
   override readonly name = 'VersionConflict';
@@ -56,6 +75,9 @@ export class GrantUnavailable extends Error {
  *   request instead of inserting (`created: false`), also when two such calls race.
  * - Audit events get strictly increasing `seq` numbers in commit order, with no gaps, and are written in
  *   the same transaction as the change they describe (invariant 7).
+ * - The audit Merkle tree (RFC 6962) grows in that same transaction: event `seq` is leaf `seq - 1`, and
+ *   every perfect subtree hash is stored, so an append writes O(1) nodes amortized (O(log n) reads at
+ *   worst) and a root or proof at any committed size needs O(log n) node reads, never a rebuild.
  * - Any failure to reach the database surfaces as an error (the gateway maps it to 503 UNAVAILABLE);
  *   nothing is ever reported as written that was not committed.
  */
@@ -77,7 +99,7 @@ export interface Store {
   insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options?: { consumeGrantId?: string; grant?: Grant },
+    options?: { consumeGrantId?: string; grant?: Grant; payload?: EncryptedPayload },
   ): Promise<{ request: ActionRequest; created: boolean }>;
   getRequest(id: string): Promise<ActionRequest | null>;
   findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null>;
@@ -106,4 +128,23 @@ export interface Store {
   /** Audit events with seq > `after`, in seq order. */
   listAuditEvents(after: number, limit: number): Promise<AuditEvent[]>;
   countAuditEvents(): Promise<number>;
+  /** Appends events that record no other state change (e.g. `request.revealed`), in one transaction. */
+  appendAuditEvents(events: AuditEventInput[]): Promise<void>;
+
+  /** The number of leaves in the audit tree: the highest committed `seq` (0 when empty). */
+  auditTreeSize(): Promise<number>;
+  /**
+   * The hash of the perfect subtree over leaves [idx·2^level, (idx+1)·2^level) — a `SubtreeSource` for
+   * roots and proofs. Throws when that subtree is not complete (yet).
+   */
+  auditNode(level: number, idx: number): Promise<Buffer>;
+  /** Several nodes in one round trip, in the order asked; throws like `auditNode` when one is missing. */
+  auditNodes(positions: readonly (readonly [level: number, idx: number])[]): Promise<Buffer[]>;
+  /** Stores a checkpoint; a second one for the same size is ignored (the first stays). */
+  saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  /** The checkpoint of the largest size, or null before the first. */
+  latestCheckpoint(): Promise<StoredCheckpoint | null>;
+  getCheckpoint(size: number): Promise<StoredCheckpoint | null>;
+  /** The encrypted payload `insertRequest` stored with the request, or null. */
+  getRequestPayload(requestId: string): Promise<EncryptedPayload | null>;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../src/core/clock.js';
 import type { PrincipalKind, Role } from '../../src/core/types.js';
-import type { Config } from '../../src/config/config.js';
+import { defaultAuditConfig, type AuditConfig, type Config } from '../../src/config/config.js';
 import { createApiKey } from '../../src/identity/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
@@ -114,6 +114,8 @@ export interface HarnessOptions {
   listen?: boolean;
   /** Receives every log line (at trace level) instead of discarding them. */
   logSink?: (line: string) => void;
+  /** Audit settings over the defaults (e.g. a fixed signing key, so that a restart signs with the same key). */
+  audit?: Partial<AuditConfig>;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -134,6 +136,7 @@ export async function startHarness(
     limits: { requestsPerMinute: opts.requestsPerMinute ?? 0, bodyBytes: opts.bodyBytes ?? 1024 * 1024 },
     logLevel: 'silent',
     file: null,
+    audit: { ...defaultAuditConfig(), origin: 'countersign.test/audit', ...opts.audit },
   };
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;

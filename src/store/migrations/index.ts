@@ -1,10 +1,12 @@
 import { Migrator } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
+import { auditTree } from './0002-audit-tree.js';
 
 /** Every migration, by name; names sort in the order they must run. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-audit-tree': auditTree,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
