@@ -3,6 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseDlpConfig, type DlpConfig } from '../dlp/config.js';
+import { createScanner } from '../dlp/scanner.js';
 import { hostname } from 'node:os';
 import { parseDuration } from '../core/duration.js';
 
@@ -22,6 +24,8 @@ export interface Config {
   /** Where the config came from, or null when none was given. */
   file: string | null;
   audit: AuditConfig;
+  /** Custom detectors, allowlist, trusted destinations (`dlp:` in the file; see docs/dlp.md). */
+  dlp: ReturnType<typeof parseDlpConfig>;
 }
 
 /** The verifiable audit log (`audit:` in the file; see docs/operations.md). */
@@ -85,6 +89,8 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    // Checked in full by parseDlpConfig below, so that its messages name the detector at fault.
+    dlp: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
@@ -165,6 +171,13 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     );
   }
   const audit = auditConfig(raw.audit ?? {}, fromFile);
+  let dlp: Config['dlp'];
+  try {
+    dlp = parseDlpConfig(raw.dlp as DlpConfig | undefined);
+    createScanner(dlp); // compiles custom detectors now: a bad regex stops the start, not the first request
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
   return Object.freeze({
     listen: parseListen(
       env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080',
@@ -178,6 +191,7 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     logLevel: level.data,
     file: file ? resolve(file) : null,
     audit,
+    dlp,
   });
 }
 

@@ -54,7 +54,7 @@ const pending = (over: Partial<ActionRequest> = {}): ActionRequest => ({
   },
   mask: [],
   notify: [],
-  dlp: { findings: [], classes: [] },
+  dlp: { findings: [], classes: [], externalDestination: false },
   createdAt: '2026-01-01T00:00:00.000Z',
   decidedAt: null,
   decidedBy: null,

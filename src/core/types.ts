@@ -82,11 +82,23 @@ export interface Review {
   at: string;
 }
 
+/** One DLP finding: where (JSONPath into the submission, UTF-16 offsets into that string) and what — never the value. */
 export interface DlpFinding {
   type: string;
   severity: 'low' | 'medium' | 'high';
-  class: string;
+  class: 'secret' | 'personal' | 'financial' | 'network';
   path: string;
+  start: number;
+  end: number;
+}
+
+/** What DLP found in a submission, and where its declared data flow goes. */
+export interface DataInspection {
+  findings: DlpFinding[];
+  /** Sorted unique classes of the findings and of the declared flow (`context.data.classes`). */
+  classes: string[];
+  /** The declared destination (`context.data.destination`) is not among the trusted destinations. */
+  externalDestination: boolean;
 }
 
 /** An action request as stored. Views for callers are derived from it (and masked). */
@@ -106,7 +118,7 @@ export interface ActionRequest {
   approval: (ApprovalSpec & { expiresAt: string; reviews: Review[] }) | null;
   mask: string[];
   notify: string[];
-  dlp: { findings: DlpFinding[]; classes: string[] };
+  dlp: DataInspection;
   createdAt: string;
   decidedAt: string | null;
   /** `policy`, a grant id, `timeout`, or the person id whose review settled it. */

@@ -8,6 +8,8 @@ import { applyCancel, applyExpiry, applyReview, type Transition } from '../core/
 import type {
   ActionRequest,
   AuditEventInput,
+  DataInspection,
+  PolicyDecision,
   Channel,
   Grant,
   Principal,
@@ -20,6 +22,7 @@ import { GrantUnavailable, VersionConflict, type EncryptedPayload, type Store } 
 import { canReviewNow, canView } from './access.js';
 import type { GatewayHooks } from './hooks.js';
 import type { SubmitInput } from './submit-input.js';
+import { maskSubmission, NO_FINDINGS, type Submitted } from './inspect.js';
 import { Waiters } from './waiters.js';
 
 export interface GatewayDeps {
@@ -31,6 +34,11 @@ export interface GatewayDeps {
   hooks?: GatewayHooks;
   /** Called with each new deadline so the expiry sweeper can re-arm its timer. */
   onDeadline?: (at: string) => void;
+  /**
+   * DLP: scans a submission and reads its declared data flow. Absent: no findings. If it throws, the
+   * request is denied (fail closed).
+   */
+  inspect?: (s: Submitted) => DataInspection;
   /** Encrypts a request's full payload for the store (audit); the event then carries only its SHA-256. */
   sealPayload?: (requestId: string, payload: RequestPayload) => EncryptedPayload;
 }
@@ -79,20 +87,48 @@ export class Gateway {
       groups: principal.groups,
       personId: principal.personId,
     };
-    const { decision } = policy.evaluate({
-      ...fields,
-      requester: { ...requester, attributes: principal.attributes },
-      // Invariant 10: an unverified claim never satisfies a condition.
-      onBehalfOf:
-        onBehalfOf === null ? null : onBehalfOf.verified ? onBehalfOf : { email: null, verified: false },
-      dlp: { findings: [], classes: [] },
-      now,
-    });
+    let inspection: DataInspection = NO_FINDINGS;
+    let dlpFailure: string | null = null;
+    try {
+      inspection = this.#d.inspect?.(fields) ?? NO_FINDINGS;
+    } catch (err) {
+      dlpFailure = err instanceof Error ? err.message : String(err);
+      this.#d.logger.error({ err }, 'DLP inspection failed; denying the request (fail closed)');
+    }
+    const decision: PolicyDecision =
+      dlpFailure !== null
+        ? {
+            effect: 'deny',
+            rule: null,
+            explanation: `the data-loss-prevention scan failed (${dlpFailure}), so the request is denied (fail closed)`,
+            approval: null,
+            mask: [],
+            notify: [],
+          }
+        : policy.evaluate({
+            ...fields,
+            requester: { ...requester, attributes: principal.attributes },
+            // Invariant 10: an unverified claim never satisfies a condition.
+            onBehalfOf:
+              onBehalfOf === null
+                ? null
+                : onBehalfOf.verified
+                  ? onBehalfOf
+                  : { email: null, verified: false },
+            dlp: {
+              findings: inspection.findings,
+              classes: inspection.classes,
+              external_destination: inspection.externalDestination,
+            },
+            now,
+          }).decision;
     const at = now.toISOString();
     const base: ActionRequest = {
       id: `req_${randomBytes(12).toString('hex')}`,
       status: initialStatus(decision.effect),
       ...fields,
+      // Invariant 8: what is stored and shown is masked; the full payload exists only encrypted (below).
+      ...maskSubmission(fields, inspection.findings, decision.mask),
       requester,
       onBehalfOf,
       digest,
@@ -112,7 +148,7 @@ export class Gateway {
             },
       mask: decision.mask,
       notify: decision.notify,
-      dlp: { findings: [], classes: [] },
+      dlp: inspection,
       createdAt: at,
       decidedAt: decision.effect === 'require_approval' ? null : at,
       decidedBy: decision.effect === 'require_approval' ? null : 'policy',
@@ -122,9 +158,9 @@ export class Gateway {
     const actor = actorOf(principal);
     // Audit: the full payload is stored encrypted with the request; the event names only its hash.
     const payload = this.#d.sealPayload?.(base.id, {
-      parameters: base.parameters,
-      reason: base.reason,
-      context: base.context,
+      parameters: fields.parameters,
+      reason: fields.reason,
+      context: fields.context,
     });
     const submitted: AuditEventInput = {
       type: 'request.submitted',
@@ -141,6 +177,10 @@ export class Gateway {
         rule: decision.rule,
         effect: decision.effect,
         explanation: decision.explanation,
+        dlp: {
+          types: [...new Set(inspection.findings.map((f) => f.type))].sort(),
+          classes: inspection.classes,
+        },
         ...(payload === undefined ? {} : { payloadSha256: payload.sha256 }),
       },
     };

@@ -44,7 +44,8 @@ export interface RequestView {
 }
 
 export function toView(req: ActionRequest): RequestView {
-  // Mask paths are written from the request's root (`parameters.x`, `context.y`).
+  // Stored requests are already masked (DLP findings and `mask` paths); re-applying the paths is idempotent
+  // and guards against anything stored before masking existed.
   const masked = maskPaths({ parameters: req.parameters, context: req.context }, req.mask);
   const a = req.approval;
   return {

@@ -198,7 +198,7 @@ describe('loadPolicy: accepted files', () => {
           context: {},
           requester: { id: 'i', kind: 'human', name: 'n', email: null, groups: [], attributes: {} },
           onBehalfOf: null,
-          dlp: { findings: [], classes: [] },
+          dlp: { findings: [], classes: [], external_destination: false },
           now: new Date(),
         },
       ).decision.approval,

@@ -18,7 +18,7 @@ export function input(overrides: Partial<PolicyInput> = {}): PolicyInput {
       attributes: {},
     },
     onBehalfOf: null,
-    dlp: { findings: [], classes: [] },
+    dlp: { findings: [], classes: [], external_destination: false },
     now: new Date('2026-01-05T10:00:00Z'),
     ...overrides,
   };

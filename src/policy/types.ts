@@ -18,7 +18,7 @@ export interface PolicyInput {
   };
   /** Only a verified claim is visible to conditions (invariant 10); an unverified one shows as unverified with no email. */
   onBehalfOf: { email: string | null; verified: boolean } | null;
-  dlp: { findings: DlpFinding[]; classes: string[] };
+  dlp: { findings: DlpFinding[]; classes: string[]; external_destination: boolean };
   now: Date;
 }
 

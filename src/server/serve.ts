@@ -6,7 +6,9 @@ import { loadPayloadKeyring, sealPayload } from '../audit/payload-crypto.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
+import { createScanner } from '../dlp/scanner.js';
 import { Gateway } from '../gateway/gateway.js';
+import { inspectSubmission } from '../gateway/inspect.js';
 import { ExpirySweeper } from '../gateway/sweeper.js';
 import { authenticateApiKey } from '../identity/api-keys.js';
 import { loadPolicyFile } from '../policy/load-policy.js';
@@ -53,6 +55,7 @@ export async function startGateway(
   const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
 
   let sweeper: ExpirySweeper | null = null;
+  const scanner = createScanner(config.dlp);
   const gateway = new Gateway({
     store,
     policy: () => policy,
@@ -60,6 +63,7 @@ export async function startGateway(
     logger,
     onDeadline: (at) => sweeper?.deadlineAdded(at),
     sealPayload: (requestId, payload) => sealPayload(payloadKeys, requestId, payload),
+    inspect: (submitted) => inspectSubmission(scanner, config.dlp.trusted_destinations, submitted),
   });
   sweeper = new ExpirySweeper(gateway, store, clock, logger);
   await sweeper.start();

@@ -50,7 +50,7 @@ function makeRequest(overrides: Partial<ActionRequest> = {}): ActionRequest {
     },
     mask: [],
     notify: [],
-    dlp: { findings: [], classes: [] },
+    dlp: { findings: [], classes: [], externalDestination: false },
     createdAt: T0,
     decidedAt: null,
     decidedBy: null,

@@ -12,6 +12,7 @@ import { createApiKey } from '../../src/identity/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import type { TestDatabase } from './postgres.js';
+import { parseDlpConfig, type DlpConfig } from '../../src/dlp/config.js';
 
 export interface KeySpec {
   name?: string;
@@ -116,6 +117,8 @@ export interface HarnessOptions {
   logSink?: (line: string) => void;
   /** Audit settings over the defaults (e.g. a fixed signing key, so that a restart signs with the same key). */
   audit?: Partial<AuditConfig>;
+  /** The `dlp:` config block (custom detectors, allowlist, trusted destinations). */
+  dlp?: DlpConfig;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -137,6 +140,7 @@ export async function startHarness(
     logLevel: 'silent',
     file: null,
     audit: { ...defaultAuditConfig(), origin: 'countersign.test/audit', ...opts.audit },
+    dlp: parseDlpConfig(opts.dlp),
   };
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;

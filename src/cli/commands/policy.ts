@@ -72,7 +72,7 @@ export function explainInput(flags: ExplainFlags, now: Date = new Date()): Polic
       attributes: {},
     },
     onBehalfOf: null,
-    dlp: { findings: [], classes: [] },
+    dlp: { findings: [], classes: [], external_destination: false },
     now,
   };
 }
