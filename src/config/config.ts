@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDlpConfig, type DlpConfig } from '../dlp/config.js';
+import { parseDlpConfig } from '../dlp/config.js';
 import { createScanner } from '../dlp/scanner.js';
 import { hostname } from 'node:os';
 import { parseDuration } from '../core/duration.js';
@@ -173,7 +173,7 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
   const audit = auditConfig(raw.audit ?? {}, fromFile);
   let dlp: Config['dlp'];
   try {
-    dlp = parseDlpConfig(raw.dlp as DlpConfig | undefined);
+    dlp = parseDlpConfig(raw.dlp);
     createScanner(dlp); // compiles custom detectors now: a bad regex stops the start, not the first request
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err));
