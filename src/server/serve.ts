@@ -6,7 +6,7 @@ import { loadPayloadKeyring, sealPayload } from '../audit/payload-crypto.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
-import { createScanner } from '../dlp/scanner.js';
+import { createScanner, type Scanner } from '../dlp/scanner.js';
 import { Gateway } from '../gateway/gateway.js';
 import { inspectSubmission } from '../gateway/inspect.js';
 import { ExpirySweeper } from '../gateway/sweeper.js';
@@ -33,7 +33,7 @@ export interface RunningGateway {
 export async function startGateway(
   config: Config,
   logger: Logger,
-  options: { clock?: Clock; listen?: boolean; store?: Store } = {},
+  options: { clock?: Clock; listen?: boolean; store?: Store; scanner?: Scanner } = {},
 ): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const policy = await loadPolicyFile(config.policy);
@@ -55,7 +55,7 @@ export async function startGateway(
   const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
 
   let sweeper: ExpirySweeper | null = null;
-  const scanner = createScanner(config.dlp);
+  const scanner = options.scanner ?? createScanner(config.dlp);
   const gateway = new Gateway({
     store,
     policy: () => policy,

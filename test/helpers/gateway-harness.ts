@@ -13,6 +13,7 @@ import { createLogger } from '../../src/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import type { TestDatabase } from './postgres.js';
 import { parseDlpConfig, type DlpConfig } from '../../src/dlp/config.js';
+import type { Scanner } from '../../src/dlp/scanner.js';
 
 export interface KeySpec {
   name?: string;
@@ -119,6 +120,8 @@ export interface HarnessOptions {
   audit?: Partial<AuditConfig>;
   /** The `dlp:` config block (custom detectors, allowlist, trusted destinations). */
   dlp?: DlpConfig;
+  /** Replaces the DLP scanner (e.g. with one that throws, to test failing closed). */
+  scanner?: Scanner;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -150,6 +153,7 @@ export async function startHarness(
     clock,
     listen: opts.listen ?? false,
     store,
+    ...(opts.scanner ? { scanner: opts.scanner } : {}),
   });
   const harness = new Harness(running, db, clock);
   const stop = harness.stop.bind(harness);
