@@ -6,6 +6,7 @@ import { registerKeysCommands } from './commands/keys.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerRequestCommands } from './commands/requests.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { EXIT } from './exit-codes.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerAuditCommands(program);
   registerDlpCommands(program);
+  registerUsageCommand(program);
   // Subcommands inherit exitOverride so that bad usage exits 2 (DESIGN.md) rather than commander's 1.
   for (const c of program.commands) {
     c.exitOverride();

@@ -9,6 +9,21 @@ import type { RequestView } from '../gateway/view.js';
 export type ActionRequestView = RequestView;
 export type RequestStatus = RequestView['status'];
 
+export interface UsageReportView {
+  since: string;
+  until: string;
+  by: string[];
+  rows: {
+    group: Record<string, string>;
+    requests: number;
+    records: number;
+    bytes: number;
+    external: number;
+  }[];
+  totals: { requests: number; records: number; bytes: number; external: number };
+  externalDestinations: { destination: string; requests: number }[];
+}
+
 export interface SubmitRequest {
   action: string;
   resource?: string;
@@ -85,6 +100,15 @@ export class CountersignClient {
 
   cancel(id: string, reason?: string): Promise<ActionRequestView> {
     return this.#call('POST', `/v1/requests/${encodeURIComponent(id)}/cancel`, { reason: reason ?? null });
+  }
+
+  /** The data usage report (admin or auditor): `since`/`until` are ISO-8601 times or durations like `7d`. */
+  usage(q: { since?: string; until?: string; by?: string[] } = {}): Promise<UsageReportView> {
+    const p = new URLSearchParams();
+    if (q.since) p.set('since', q.since);
+    if (q.until) p.set('until', q.until);
+    if (q.by) p.set('by', q.by.join(','));
+    return this.#call('GET', `/v1/usage?${p.toString()}`);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Principal } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Store } from '../store/store.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
+import { usageRoutes } from './usage-routes.js';
 import { errorHandler, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   version: string;
   /** The verifiable audit log's routes (checkpoints, proofs, reveal). */
   audit: AuditRouteDeps;
+  /** Destination patterns that data flows may go to without counting as external (DLP usage). */
+  trustedDestinations: readonly string[];
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/;
@@ -96,6 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const routes: RouteSpec[] = [
     ...requestRoutes(opts.gateway, metrics),
     ...auditRoutes(opts.store, opts.audit),
+    ...usageRoutes(opts.store, opts.audit.clock, opts.trustedDestinations),
     ...opsRoutes(opts, metrics),
   ];
   const openapi = buildOpenApi(routes, opts.version);

@@ -87,6 +87,7 @@ export async function startGateway(
     bodyBytes: config.limits.bodyBytes,
     version: VERSION,
     audit: { checkpointer, payloadKeys, clock },
+    trustedDestinations: config.dlp.trusted_destinations,
   });
   let url = '';
   if (options.listen !== false) {

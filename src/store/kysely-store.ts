@@ -232,6 +232,8 @@ export class KyselyStore implements Store {
     let query = this.#db.selectFrom('requests').select(['doc', 'version']);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
     if (filter.requesterId !== undefined) query = query.where('requester_id', '=', filter.requesterId);
+    if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', filter.createdFrom);
+    if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore);
     query = query.orderBy('created_at', 'desc').orderBy('id', 'desc');
     if (filter.limit !== undefined) query = query.limit(filter.limit);
     const rows = await query.execute();

@@ -29,6 +29,10 @@ export interface ApiKeyRecord {
 export interface RequestFilter {
   status?: RequestStatus;
   requesterId?: string;
+  /** Created at or after this ISO-8601 instant. */
+  createdFrom?: string;
+  /** Created strictly before this ISO-8601 instant. */
+  createdBefore?: string;
   limit?: number;
 }
 
