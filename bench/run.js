@@ -12,6 +12,9 @@ import { cpus, loadavg, availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runAllowPath, runApproveToResume, startServers } from './http-bench.js';
 import { runPolicyEval } from './policy-eval.js';
+import { runDlpBench } from './dlp.js';
+import { runAuditVerifyBench } from './audit-verify.js';
+import { runAuditStoreBench } from './audit-store.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -90,6 +93,16 @@ async function main() {
   } finally {
     await servers.stop();
   }
+  log('4/6 DLP scan: ~10 MB JSON payload, Countersign vs secretlint; 2 KB submission latency');
+  const dlp = await runDlpBench({ quick });
+  log(
+    `dlp: ${dlp.countersign.jsonMBps} MB/s (secretlint ${'MBps' in dlp.secretlint ? dlp.secretlint.MBps : 'n/a'} MB/s)`,
+  );
+  log('5/6 audit: full offline verification of an exported log');
+  const auditVerify = await runAuditVerifyBench({ quick });
+  log(`audit verify: ${auditVerify.eventsPerSecond} events/s`);
+  log('6/6 audit: append throughput and proof latency at 1,000,000 events on SQLite and PostgreSQL');
+  const auditStore = await runAuditStoreBench({ quick });
   machine.loadAverageAtEnd = load();
 
   const targets = {
@@ -97,6 +110,10 @@ async function main() {
     allowRatio: 0.3,
     policyP99Us: 20,
     resumeP99Ms: 50,
+    dlpMBps: 50,
+    dlp2kbP99Ms: 1,
+    auditVerifyEventsPerSec: 300_000,
+    proofP99Ms: 5,
   };
   /** @type {Array<{ bench: string, figure: string, value: string, target: string, pass: boolean | null, ratio: string }>} */
   const rows = [];
@@ -203,6 +220,71 @@ async function main() {
     '—',
   );
 
+  const d = dlp.countersign;
+  const sl = 'MBps' in dlp.secretlint ? dlp.secretlint.MBps : null;
+  row(
+    'DLP scan',
+    `Countersign scanJson on ${dlp.payloadMB} MB JSON`,
+    `${fmt(d.jsonMBps)} MB/s`,
+    `≥ ${targets.dlpMBps} MB/s`,
+    d.jsonMBps >= targets.dlpMBps,
+    `${fmt(d.jsonMBps / targets.dlpMBps, 2)}× target`,
+  );
+  row(
+    'DLP scan',
+    'secretlint (recommend preset), same payload',
+    sl === null ? `failed: ${dlp.secretlint.error}` : `${fmt(sl)} MB/s`,
+    'slower than Countersign',
+    sl === null ? null : d.jsonMBps > sl,
+    sl === null ? '—' : `Countersign ${fmt(d.jsonMBps / sl, 2)}× faster`,
+  );
+  row(
+    'DLP scan',
+    `added latency, ${dlp.submissionBytes} B submission p50 / p99`,
+    `${fmt(dlp.latency2KB.p50ms, 3)} / ${fmt(dlp.latency2KB.p99ms, 3)} ms`,
+    `p99 < ${targets.dlp2kbP99Ms} ms`,
+    dlp.latency2KB.p99ms < targets.dlp2kbP99Ms,
+    `${fmt(dlp.latency2KB.p99ms / targets.dlp2kbP99Ms, 2)}× target`,
+  );
+  row(
+    'audit verify',
+    `full offline verification, ${auditVerify.events.toLocaleString('en-US')} events`,
+    `${fmt(auditVerify.eventsPerSecond, 0)} events/s (${fmt(auditVerify.eventsPerCpuSecond, 0)} per CPU-second)`,
+    `≥ ${fmt(targets.auditVerifyEventsPerSec, 0)} events/s`,
+    auditVerify.eventsPerSecond >= targets.auditVerifyEventsPerSec,
+    `${fmt(auditVerify.eventsPerSecond / targets.auditVerifyEventsPerSec, 2)}× target`,
+  );
+  for (const [name, st] of [
+    ['SQLite', auditStore.sqlite],
+    ['PostgreSQL', auditStore.postgres],
+  ]) {
+    if (!st) {
+      row('audit store', `${name}`, 'not run (server unreachable)', '—', null, '—');
+      continue;
+    }
+    row(
+      'audit store',
+      `${name} append inside gateway transactions`,
+      `${fmt(st.append.eventsPerSecond, 0)} events/s`,
+      '—',
+      null,
+      '—',
+    );
+    for (const [kind, m] of [
+      ['inclusion', st.proofs.inclusionMs],
+      ['consistency', st.proofs.consistencyMs],
+    ]) {
+      row(
+        'audit store',
+        `${name} ${kind} proof at ${auditStore.events.toLocaleString('en-US')} events p50 / p99`,
+        `${fmt(m.p50, 2)} / ${fmt(m.p99, 2)} ms`,
+        `p99 < ${targets.proofP99Ms} ms`,
+        m.p99 < targets.proofP99Ms,
+        `${fmt(m.p99 / targets.proofP99Ms, 2)}× target`,
+      );
+    }
+  }
+
   const missed = rows.filter((x) => x.pass === false);
   const results = {
     machine,
@@ -212,6 +294,9 @@ async function main() {
     allowPath: allow,
     policyEvaluation: policy,
     approveToResume: resume,
+    dlp,
+    auditVerify,
+    auditStore,
     table: rows,
     missedTargets: missed.map((x) => `${x.bench}: ${x.figure}`),
   };

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { systemClock } from '../dist/core/clock.js';
+import { loadConfig } from '../dist/config/config.js';
 import { createApiKey } from '../dist/identity/api-keys.js';
 import { createLogger } from '../dist/logger.js';
 import { startGateway } from '../dist/server/serve.js';
@@ -43,17 +44,15 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'countersign-bench-'));
   const policy = join(dir, 'policy.yaml');
   await writeFile(policy, GATEWAY_POLICY);
-  /** @type {import('../dist/config/config.js').Config} */
-  const config = {
-    listen: { host: '127.0.0.1', port: 0 },
-    storage: `sqlite:${join(dir, 'countersign.db')}`,
-    policy,
-    policyIsExample: false,
-    dataDir: dir,
-    limits: { requestsPerMinute: 0, bodyBytes: 1024 * 1024 },
-    logLevel: 'silent',
-    file: null,
-  };
+  // The same config path as `countersign serve`, set through its environment variables.
+  const config = await loadConfig(null, {
+    COUNTERSIGN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
+    COUNTERSIGN_POLICY: policy,
+    COUNTERSIGN_DATA_DIR: dir,
+    COUNTERSIGN_RATE_LIMIT: '0',
+    COUNTERSIGN_LOG_LEVEL: 'silent',
+  });
   const running = await startGateway(config, createLogger('silent'));
   const actor = /** @type {const} */ ({ id: 'bench', kind: 'system', personId: null, channel: 'system' });
   const agent = await createApiKey(
