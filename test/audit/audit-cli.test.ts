@@ -81,6 +81,22 @@ for (const backend of storeBackends()) {
       expect(await auditExport({ ...flags, format: 'xml' }, captureIo())).toBe(2);
     });
 
+    it('verifies a running server that has signed no checkpoint yet by asking it to sign one', async () => {
+      const db2 = await backend.fresh();
+      const fresh = await startHarness(db2, AUDIT_POLICY, { listen: true });
+      try {
+        const auditor = await fresh.key({ email: 'audrey@example.com', roles: ['auditor'] });
+        expect((await fresh.call('GET', '/v1/audit/checkpoint', auditor)).status).toBe(404);
+        const io = captureIo();
+        expect(await auditVerify({ url: fresh.running.url, token: auditor }, io)).toBe(0);
+        expect(io.stderr()).toContain('no checkpoint yet');
+        expect(io.stdout()).toMatch(/^OK/);
+      } finally {
+        await fresh.stop();
+        await db2.cleanup();
+      }
+    });
+
     it('verifies an untouched export offline, and the running server', async () => {
       const io = captureIo();
       expect(await auditVerify({ events: eventsFile, checkpoint: noteFile, key }, io)).toBe(0);

@@ -229,7 +229,12 @@ export async function auditVerify(flags: VerifyFlags, io: Io = processIo): Promi
       );
     }
     const client = AuditClient.from(flags);
-    const note = await client.checkpoint();
+    // A young log may have no checkpoint yet: ask the server to sign one rather than fail.
+    const note = await client.checkpoint().catch(async (err: unknown) => {
+      if (!(err instanceof CountersignApiError && err.code === 'NOT_FOUND')) throw err;
+      if (!json) io.err('no checkpoint yet: asking the server to sign one');
+      return client.signCheckpoint();
+    });
     const { size } = checkpointHeader(note);
     const key = flags.key ?? (await client.verifierKey());
     const dir = await mkdtemp(join(tmpdir(), 'countersign-verify-'));
