@@ -101,16 +101,20 @@ export interface DataInspection {
   externalDestination: boolean;
 }
 
-/** An action request as stored. Views for callers are derived from it (and masked). */
-export interface ActionRequest {
-  id: string;
-  status: RequestStatus;
+/** What an action request asks for: the four fields the digest binds, plus why and in what context. */
+export interface ActionFields {
   action: string;
   resource: string;
   environment: string;
   parameters: unknown;
   reason: string | null;
   context: Record<string, unknown>;
+}
+
+/** An action request as stored. Views for callers are derived from it (and masked). */
+export interface ActionRequest extends ActionFields {
+  id: string;
+  status: RequestStatus;
   requester: RequesterView;
   onBehalfOf: OnBehalfOf | null;
   digest: string;

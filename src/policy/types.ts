@@ -1,13 +1,7 @@
-import type { DlpFinding, PolicyDecision, PrincipalKind } from '../core/types.js';
+import type { ActionFields, DlpFinding, PolicyDecision, PrincipalKind } from '../core/types.js';
 
 /** Everything a rule's CEL condition can see (DESIGN.md "CEL variables"). */
-export interface PolicyInput {
-  action: string;
-  resource: string;
-  environment: string;
-  parameters: unknown;
-  reason: string | null;
-  context: Record<string, unknown>;
+export interface PolicyInput extends ActionFields {
   requester: {
     id: string;
     kind: PrincipalKind;

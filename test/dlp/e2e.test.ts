@@ -5,30 +5,18 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditExport } from '../../src/cli/commands/audit.js';
+import { TYPE_INFO } from '../../src/dlp/type-info.js';
 import { pendingCommand, requestCommand, reviewCommand } from '../../src/cli/commands/requests.js';
 import type { Io } from '../../src/cli/output.js';
 import { startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { freshSqliteDatabase, type TestDatabase } from '../helpers/postgres.js';
 
-const SECRET_TYPES = new Set([
-  'aws_access_key_id',
-  'aws_secret_access_key',
-  'github_token',
-  'gitlab_token',
-  'slack_token',
-  'slack_webhook_url',
-  'stripe_secret_key',
-  'google_api_key',
-  'openai_api_key',
-  'anthropic_api_key',
-  'private_key',
-  'jwt',
-  'password_in_url',
-  'generic_api_key',
-  'credit_card',
-  'iban',
-  'us_ssn',
-]);
+// Everything DLP classes as a secret or financial data must never show in full.
+const SECRET_TYPES = new Set(
+  Object.entries(TYPE_INFO)
+    .filter(([, info]) => info.class === 'secret' || info.class === 'financial')
+    .map(([type]) => type),
+);
 
 /** Positive corpus lines carrying a secret, with the tokens that must never show up in full. */
 function corpusSecrets(): { text: string; json: unknown; needles: string[] }[] {
