@@ -26,7 +26,30 @@ export interface Config {
   audit: AuditConfig;
   /** Custom detectors, allowlist, trusted destinations (`dlp:` in the file; see docs/dlp.md). */
   dlp: ReturnType<typeof parseDlpConfig>;
+  /** Notification channels (`channels:` in the file); absent or empty: none, and nothing goes to the outbox. */
+  channels?: ChannelsConfig;
 }
+
+/** Configured channels. Secrets stay references (`env:NAME`, `file:PATH`) until the gateway starts. */
+export interface ChannelsConfig {
+  slack?: SlackConfig;
+}
+
+/** `channels.slack` (see docs/integrations/slack.md). */
+export interface SlackConfig {
+  /** The bot token (`xoxb-…`), as a secret reference or the value. */
+  botToken: string;
+  /** The app's signing secret, as a secret reference or the value. */
+  signingSecret: string;
+  /** The Web API base URL, ending in `/`; Slack's by default. */
+  apiUrl: string;
+  /** Also send each eligible `user:` approver a direct message. */
+  dmApprovers: boolean;
+  /** Slack user id → email, for people whose Slack profile email is not the one Countersign knows. */
+  users: Record<string, string>;
+}
+
+export const SLACK_API_URL = 'https://slack.com/api/';
 
 /** The verifiable audit log (`audit:` in the file; see docs/operations.md). */
 export interface AuditConfig {
@@ -91,6 +114,23 @@ const fileSchema = z
       .optional(),
     // Checked in full by parseDlpConfig below, so that its messages name the detector at fault.
     dlp: z.record(z.string(), z.unknown()).optional(),
+    channels: z
+      .object({
+        slack: z
+          .object({
+            bot_token: z.string().min(1),
+            signing_secret: z.string().min(1),
+            api_url: z.url({ protocol: /^https?$/ }).optional(),
+            dm_approvers: z.boolean().optional(),
+            users: z
+              .record(z.string().regex(/^[UW][A-Z0-9]+$/, 'must be a Slack user id'), z.email())
+              .optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -178,7 +218,9 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
+  const channels = channelsConfig(raw.channels, base);
   return Object.freeze({
+    ...(channels === undefined ? {} : { channels }),
     listen: parseListen(
       env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080',
       env.COUNTERSIGN_LISTEN ? 'COUNTERSIGN_LISTEN' : 'listen',
@@ -219,6 +261,26 @@ function auditConfig(
     checkpointIntervalMs: intervalMs,
     payloadKeys: (raw.payload_keys ?? []).map((k) => ({ id: k.id, key: ref(k.key) })),
     payloadKeyId: raw.payload_key_id ?? null,
+  };
+}
+
+function channelsConfig(
+  raw: z.infer<typeof fileSchema>['channels'],
+  base: string,
+): ChannelsConfig | undefined {
+  const slack = raw?.slack;
+  if (slack === undefined) return undefined;
+  const ref = (spec: string) =>
+    spec.startsWith('file:') && !isAbsolute(spec.slice(5)) ? `file:${resolve(base, spec.slice(5))}` : spec;
+  const apiUrl = slack.api_url ?? SLACK_API_URL;
+  return {
+    slack: Object.freeze({
+      botToken: ref(slack.bot_token),
+      signingSecret: ref(slack.signing_secret),
+      apiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
+      dmApprovers: slack.dm_approvers ?? false,
+      users: Object.fromEntries(Object.entries(slack.users ?? {}).map(([id, e]) => [id, e.toLowerCase()])),
+    }),
   };
 }
 

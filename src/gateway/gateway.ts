@@ -18,7 +18,14 @@ import type {
 } from '../core/types.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestPayload } from '../audit/payload-crypto.js';
-import { GrantUnavailable, VersionConflict, type EncryptedPayload, type Store } from '../store/store.js';
+import {
+  GrantUnavailable,
+  VersionConflict,
+  type DeliveryKind,
+  type EncryptedPayload,
+  type NewDelivery,
+  type Store,
+} from '../store/store.js';
 import { canReviewNow, canView } from './access.js';
 import type { GatewayHooks } from './hooks.js';
 import type { SubmitInput } from './submit-input.js';
@@ -41,6 +48,10 @@ export interface GatewayDeps {
   inspect?: (s: Submitted) => DataInspection;
   /** Encrypts a request's full payload for the store (audit); the event then carries only its SHA-256. */
   sealPayload?: (requestId: string, payload: RequestPayload) => EncryptedPayload;
+  /** Channel deliveries (the outbox) a state change asks for; written in the change's own transaction. */
+  deliveries?: (req: ActionRequest, kind: DeliveryKind) => NewDelivery[];
+  /** Called after a commit that wrote deliveries, so the outbox worker sends them without waiting. */
+  onDeliveries?: () => void;
 }
 
 // Compare-and-set retries: each retry re-reads the row, so a loser sees the winner's state.
@@ -196,7 +207,12 @@ export class Gateway {
     if (base.status === 'pending') result = await this.#tryGrants(base, submitted, autoDecided, payload);
     if (result === null) {
       const events = base.status === 'pending' ? [submitted] : [submitted, autoDecided(base, 'policy')];
-      result = await store.insertRequest(base, events, payload === undefined ? {} : { payload });
+      const deliveries = base.status === 'pending' ? this.#deliveries(base, 'request.created') : [];
+      result = await store.insertRequest(base, events, {
+        ...(payload === undefined ? {} : { payload }),
+        ...(deliveries.length === 0 ? {} : { deliveries }),
+      });
+      if (result.created && deliveries.length > 0) this.#d.onDeliveries?.();
     }
     const req = result.request;
     if (result.created) {
@@ -353,12 +369,18 @@ export class Gateway {
           data: { ...grant },
         });
       }
+      const deliveries = this.#deliveries(
+        next,
+        next.status === 'pending' ? 'request.reviewed' : 'request.decided',
+      );
       try {
-        await store.updateRequest(next, events, grant);
+        if (deliveries.length === 0) await store.updateRequest(next, events, grant);
+        else await store.updateRequest(next, events, grant, deliveries);
       } catch (err) {
         if (err instanceof VersionConflict) continue;
         throw err;
       }
+      if (deliveries.length > 0) this.#d.onDeliveries?.();
       if (isTerminal(next.status)) {
         this.#d.logger.info(
           { requestId: id, status: next.status, decidedBy: next.decidedBy },
@@ -370,6 +392,10 @@ export class Gateway {
       return next;
     }
     throw new CountersignError('UNAVAILABLE', `request ${id} is too contended right now; retry`);
+  }
+
+  #deliveries(req: ActionRequest, kind: DeliveryKind): NewDelivery[] {
+    return this.#d.deliveries?.(req, kind) ?? [];
   }
 
   #hook(name: string, run: () => void | Promise<void> | undefined): void {

@@ -29,6 +29,8 @@ export interface AppOptions {
   audit: AuditRouteDeps;
   /** Destination patterns that data flows may go to without counting as external (DLP usage). */
   trustedDestinations: readonly string[];
+  /** Channel callbacks (e.g. Slack interactivity), each a Fastify plugin with its own body parsing. */
+  integrations?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/;
@@ -122,6 +124,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       },
     });
   }
+  for (const plugin of opts.integrations ?? []) await app.register(plugin);
   return app;
 }
 

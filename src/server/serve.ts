@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import { guardStore } from '../store/unavailable-guard.js';
 import { buildApp } from './app.js';
 import { VERSION } from '../version.js';
+import { startChannels, type OutboxTuning, type RunningChannels } from '../channels/start-channels.js';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -24,6 +25,8 @@ export interface RunningGateway {
   store: Store;
   sweeper: ExpirySweeper;
   checkpointer: Checkpointer;
+  /** The configured channels and their outbox worker; null when none is configured. */
+  channels: RunningChannels | null;
   /** The address it listens on, e.g. `http://127.0.0.1:8080`. */
   url: string;
   close(): Promise<void>;
@@ -33,7 +36,7 @@ export interface RunningGateway {
 export async function startGateway(
   config: Config,
   logger: Logger,
-  options: { clock?: Clock; listen?: boolean; store?: Store; scanner?: Scanner } = {},
+  options: { clock?: Clock; listen?: boolean; store?: Store; scanner?: Scanner; outbox?: OutboxTuning } = {},
 ): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const policy = await loadPolicyFile(config.policy);
@@ -54,6 +57,12 @@ export async function startGateway(
   );
   const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
 
+  const channels = await startChannels(config.channels, {
+    store,
+    clock,
+    logger,
+    ...(options.outbox ? { tuning: options.outbox } : {}),
+  });
   let sweeper: ExpirySweeper | null = null;
   const scanner = options.scanner ?? createScanner(config.dlp);
   const gateway = new Gateway({
@@ -64,6 +73,7 @@ export async function startGateway(
     onDeadline: (at) => sweeper?.deadlineAdded(at),
     sealPayload: (requestId, payload) => sealPayload(payloadKeys, requestId, payload),
     inspect: (submitted) => inspectSubmission(scanner, config.dlp.trusted_destinations, submitted),
+    ...channels?.gatewayDeps,
   });
   sweeper = new ExpirySweeper(gateway, store, clock, logger);
   await sweeper.start();
@@ -88,6 +98,7 @@ export async function startGateway(
     version: VERSION,
     audit: { checkpointer, payloadKeys, clock },
     trustedDestinations: config.dlp.trusted_destinations,
+    integrations: channels?.integrations(gateway) ?? [],
   });
   let url = '';
   if (options.listen !== false) {
@@ -106,11 +117,13 @@ export async function startGateway(
     store,
     sweeper: running,
     checkpointer,
+    channels,
     url,
     async close() {
       running.stop();
       checkpointer.stop();
       await app.close();
+      await channels?.stop();
       await store.close();
     },
   };

@@ -22,7 +22,17 @@ import {
 } from './rows.js';
 import type { AuditEventsTable, AuditTreeTable, Database } from './schema.js';
 import { GrantUnavailable, VersionConflict } from './store.js';
-import type { ApiKeyRecord, EncryptedPayload, RequestFilter, Store, StoredCheckpoint } from './store.js';
+import type {
+  ApiKeyRecord,
+  EncryptedPayload,
+  NewDelivery,
+  OutboxDelivery,
+  RequestFilter,
+  SlackMessageRecord,
+  Store,
+  StoredCheckpoint,
+} from './store.js';
+import { deliveryToRow, rowToDelivery } from './outbox-rows.js';
 
 export interface KyselyStoreBackend {
   readonly kind: Store['kind'];
@@ -181,7 +191,12 @@ export class KyselyStore implements Store {
   async insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options: { consumeGrantId?: string; grant?: Grant; payload?: EncryptedPayload } = {},
+    options: {
+      consumeGrantId?: string;
+      grant?: Grant;
+      payload?: EncryptedPayload;
+      deliveries?: NewDelivery[];
+    } = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
     return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
@@ -211,6 +226,7 @@ export class KyselyStore implements Store {
           }),
         );
       }
+      await this.#insertDeliveries(trx, options.deliveries);
       await this.#appendAudit(trx, events);
       return { request: req, created: true };
     });
@@ -240,7 +256,12 @@ export class KyselyStore implements Store {
     return rows.map(rowToRequest);
   }
 
-  async updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void> {
+  async updateRequest(
+    next: ActionRequest,
+    events: AuditEventInput[],
+    grant?: Grant,
+    deliveries?: NewDelivery[],
+  ): Promise<void> {
     const row = requestToRow(next);
     await this.#write(async (trx) => {
       const result = await trx.executeQuery(
@@ -257,6 +278,7 @@ export class KyselyStore implements Store {
         throw new VersionConflict(`request ${next.id} is not at version ${next.version - 1}`);
       }
       if (grant !== undefined) await trx.insertInto('grants').values(grantToRow(grant)).execute();
+      await this.#insertDeliveries(trx, deliveries);
       await this.#appendAudit(trx, events);
     });
   }
@@ -426,6 +448,112 @@ export class KyselyStore implements Store {
       tag: Buffer.from(row.tag, 'base64'),
       sha256: row.sha256,
     };
+  }
+
+  async claimDueDeliveries(now: string, limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
+    const leaseUntil = new Date(Date.parse(now) + leaseMs).toISOString();
+    return this.#write(async (trx) => {
+      const due = await trx
+        .selectFrom('outbox')
+        .selectAll()
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      const claimed: OutboxDelivery[] = [];
+      for (const row of due) {
+        // Compare-and-set on next_attempt_at: a concurrent claimer that read the same row waits on the
+        // row lock (PostgreSQL) and then matches nothing, so each delivery goes to exactly one claimer.
+        const result = await trx
+          .updateTable('outbox')
+          .set({ attempts: Number(row.attempts) + 1, next_attempt_at: leaseUntil, updated_at: now })
+          .where('id', '=', row.id)
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '=', row.next_attempt_at)
+          .executeTakeFirst();
+        if (result.numUpdatedRows !== 1n) continue;
+        claimed.push(
+          rowToDelivery({
+            ...row,
+            attempts: Number(row.attempts) + 1,
+            next_attempt_at: leaseUntil,
+            updated_at: now,
+          }),
+        );
+      }
+      return claimed;
+    });
+  }
+
+  async markDelivered(id: string, at: string): Promise<void> {
+    await this.#write(async (trx) => {
+      await trx
+        .updateTable('outbox')
+        .set({ status: 'sent', last_error: null, updated_at: at })
+        .where('id', '=', id)
+        .execute();
+    });
+  }
+
+  async markFailed(id: string, error: string, nextAttemptAt: string | null, at: string): Promise<void> {
+    await this.#write(async (trx) => {
+      await trx
+        .updateTable('outbox')
+        .set({
+          status: nextAttemptAt === null ? 'dead' : 'pending',
+          ...(nextAttemptAt === null ? {} : { next_attempt_at: nextAttemptAt }),
+          last_error: error.slice(0, 2000),
+          updated_at: at,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .execute();
+    });
+  }
+
+  async listDeliveries(requestId: string): Promise<OutboxDelivery[]> {
+    const rows = await this.#db
+      .selectFrom('outbox')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToDelivery);
+  }
+
+  async saveSlackMessage(m: SlackMessageRecord): Promise<void> {
+    await this.#write(async (trx) => {
+      await trx
+        .insertInto('slack_messages')
+        .values({ request_id: m.requestId, target: m.target, channel: m.channel, ts: m.ts })
+        .onConflict((oc) => oc.columns(['request_id', 'target']).doNothing())
+        .execute();
+    });
+  }
+
+  async getSlackMessage(requestId: string, target: string): Promise<SlackMessageRecord | null> {
+    const row = await this.#db
+      .selectFrom('slack_messages')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .where('target', '=', target)
+      .executeTakeFirst();
+    return row === undefined
+      ? null
+      : { requestId: row.request_id, target: row.target, channel: row.channel, ts: row.ts };
+  }
+
+  async #insertDeliveries(trx: Transaction<Database>, deliveries: NewDelivery[] | undefined): Promise<void> {
+    if (deliveries === undefined || deliveries.length === 0) return;
+    await trx
+      .insertInto('outbox')
+      .values(deliveries.map(deliveryToRow))
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .execute();
   }
 
   async #readNode(db: Kysely<Database>, level: number, idx: number): Promise<Buffer | null> {

@@ -83,6 +83,31 @@ export interface RequestPayloadsTable {
   sha256: string;
 }
 
+/** One channel delivery of the transactional outbox. */
+export interface OutboxTable {
+  id: string;
+  channel: string;
+  kind: string;
+  request_id: string;
+  idempotency_key: string;
+  /** JSON. */
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A Slack message posted for a request, by Slack channel id: `ts` names it for `chat.update`. */
+export interface SlackMessagesTable {
+  request_id: string;
+  target: string;
+  channel: string;
+  ts: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   requests: RequestsTable;
@@ -91,4 +116,6 @@ export interface Database {
   audit_tree: AuditTreeTable;
   audit_checkpoints: AuditCheckpointsTable;
   request_payloads: RequestPayloadsTable;
+  outbox: OutboxTable;
+  slack_messages: SlackMessagesTable;
 }

@@ -55,6 +55,41 @@ export interface EncryptedPayload {
   sha256: string;
 }
 
+/** What a delivery announces. */
+export type DeliveryKind = 'request.created' | 'request.reviewed' | 'request.decided';
+
+/** A channel delivery to write to the outbox with a state change. */
+export interface NewDelivery {
+  id: string;
+  /** The channel that sends it (`slack`, `teams`, `webhook`). */
+  channel: string;
+  kind: DeliveryKind;
+  requestId: string;
+  /** Unique across the outbox: writing a delivery whose key exists already is a no-op. */
+  idempotencyKey: string;
+  /** JSON; the channel's own addressing (e.g. `{target: "#prod-approvals"}`) and a masked snapshot. */
+  payload: unknown;
+  createdAt: string;
+}
+
+/** A delivery as stored. `pending` ones are due at `nextAttemptAt`; `sent` and `dead` are final. */
+export interface OutboxDelivery extends NewDelivery {
+  status: 'pending' | 'sent' | 'dead';
+  /** How many times it was claimed (each claim is one attempt). */
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  updatedAt: string;
+}
+
+/** A Slack message posted for a request to one notify target; `channel` + `ts` name it for chat.update. */
+export interface SlackMessageRecord {
+  requestId: string;
+  target: string;
+  channel: string;
+  ts: string;
+}
+
 /** Thrown by `updateRequest` when another writer changed the row first (compare-and-set lost). */
 export class VersionConflict extends Error {
   override readonly name = 'VersionConflict';
@@ -82,6 +117,11 @@ export class GrantUnavailable extends Error {
  * - The audit Merkle tree (RFC 6962) grows in that same transaction: event `seq` is leaf `seq - 1`, and
  *   every perfect subtree hash is stored, so an append writes O(1) nodes amortized (O(log n) reads at
  *   worst) and a root or proof at any committed size needs O(log n) node reads, never a rebuild.
+ * - Deliveries passed to `insertRequest` / `updateRequest` are written to the outbox in the same
+ *   transaction as the change (no delivery without its change, and no change without its deliveries); one
+ *   whose idempotency key exists already is skipped.
+ * - `claimDueDeliveries` is atomic: a due pending delivery is handed to exactly one of any number of
+ *   concurrent claimers (in this or another process), which then owns it until its lease runs out.
  * - Any failure to reach the database surfaces as an error (the gateway maps it to 503 UNAVAILABLE);
  *   nothing is ever reported as written that was not committed.
  */
@@ -103,17 +143,28 @@ export interface Store {
   insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options?: { consumeGrantId?: string; grant?: Grant; payload?: EncryptedPayload },
+    options?: {
+      consumeGrantId?: string;
+      grant?: Grant;
+      payload?: EncryptedPayload;
+      /** Outbox deliveries, written only when the request is created (not for an idempotent replay). */
+      deliveries?: NewDelivery[];
+    },
   ): Promise<{ request: ActionRequest; created: boolean }>;
   getRequest(id: string): Promise<ActionRequest | null>;
   findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null>;
   listRequests(filter: RequestFilter): Promise<ActionRequest[]>;
   /**
    * Replaces the request if its stored version is `next.version - 1`, appending `events` and, when
-   * `grant` is given (an approval that opens a JIT window), inserting it, all in one transaction.
-   * Throws `VersionConflict` also when no request has that id.
+   * `grant` is given (an approval that opens a JIT window), inserting it, and writing `deliveries` to the
+   * outbox, all in one transaction. Throws `VersionConflict` also when no request has that id.
    */
-  updateRequest(next: ActionRequest, events: AuditEventInput[], grant?: Grant): Promise<void>;
+  updateRequest(
+    next: ActionRequest,
+    events: AuditEventInput[],
+    grant?: Grant,
+    deliveries?: NewDelivery[],
+  ): Promise<void>;
   /** Pending requests whose deadline is at or before `now`, oldest deadline first. */
   listDue(now: string, limit: number): Promise<ActionRequest[]>;
   /** The earliest deadline among pending requests, or null when none is pending. */
@@ -151,4 +202,21 @@ export interface Store {
   getCheckpoint(size: number): Promise<StoredCheckpoint | null>;
   /** The encrypted payload `insertRequest` stored with the request, or null. */
   getRequestPayload(requestId: string): Promise<EncryptedPayload | null>;
+
+  /**
+   * Claims up to `limit` pending deliveries due at `now` (oldest due first): each one's `attempts` grows by
+   * one and `nextAttemptAt` moves to now + `leaseMs`, so no other claimer gets it while it is being sent;
+   * if the claimer dies, it is due again when the lease runs out. Returns them as claimed.
+   */
+  claimDueDeliveries(now: string, limit: number, leaseMs: number): Promise<OutboxDelivery[]>;
+  /** Marks a delivery sent (final). */
+  markDelivered(id: string, at: string): Promise<void>;
+  /** Records a failed attempt: due again at `nextAttemptAt`, or `dead` (final) when it is null. */
+  markFailed(id: string, error: string, nextAttemptAt: string | null, at: string): Promise<void>;
+  /** Deliveries of one request, oldest first (for operators and tests). */
+  listDeliveries(requestId: string): Promise<OutboxDelivery[]>;
+
+  /** Remembers the Slack message posted for a request to a target; a second save for the pair is ignored. */
+  saveSlackMessage(message: SlackMessageRecord): Promise<void>;
+  getSlackMessage(requestId: string, target: string): Promise<SlackMessageRecord | null>;
 }

@@ -1,0 +1,220 @@
+/**
+ * Slack end to end: the real @slack/web-api client against a fake Slack on loopback, interaction payloads
+ * in Slack's format with real signatures, on SQLite and PostgreSQL.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { storeBackends, type TestDatabase } from '../helpers/postgres.js';
+import { FakeSlack } from './fake-slack.js';
+import { click, denySubmission, startSlackHarness, type SlackHarness } from './slack-harness.js';
+
+const SECRET_TOKEN = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
+const RESTART = {
+  action: 'service.restart',
+  resource: 'k8s://prod/deploy/api',
+  environment: 'production',
+  parameters: { replicas: 3, github_token: SECRET_TOKEN },
+  reason: 'rollout stuck',
+};
+const wait = { timeout: 15_000, interval: 20 };
+
+for (const backend of storeBackends()) {
+  describe.skipIf(backend.skip)(`Slack approvals: ${backend.name}`, () => {
+    let db: TestDatabase;
+    let fake: FakeSlack;
+    let h: SlackHarness;
+    let agent: string;
+    let keys: Record<string, string>;
+
+    beforeEach(async () => {
+      db = await backend.fresh();
+      fake = await FakeSlack.start();
+      h = await startSlackHarness(db, fake);
+      agent = await h.key({ name: 'deploy-bot', kind: 'agent', owner: 'alice@example.com' });
+      keys = {
+        alice: await h.key({ email: 'alice@example.com', groups: ['sre'] }),
+        bob: await h.key({ email: 'bob@example.com', groups: ['sre'] }),
+        carol: await h.key({ email: 'carol@example.com', groups: ['sre'] }),
+        dave: await h.key({ email: 'dave@example.com', groups: ['dev'] }),
+        erin: await h.key({ email: 'erin@example.com', groups: ['sre'] }),
+      };
+    });
+    afterEach(async () => {
+      await h.dispose();
+      await fake.down();
+      await db.cleanup();
+    });
+
+    async function submitted(body: Record<string, unknown> = RESTART, token = agent): Promise<string> {
+      const res = await h.submit(token, body);
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('pending');
+      const id = res.body.id as string;
+      await vi.waitFor(() => expect(fake.callsOf('chat.postMessage')).toHaveLength(1), wait);
+      return id;
+    }
+
+    async function unchanged(id: string): Promise<void> {
+      const req = await h.store.getRequest(id);
+      expect(req?.status).toBe('pending');
+      expect(req?.version).toBe(1);
+      expect(req?.approval?.reviews).toEqual([]);
+    }
+
+    it('posts, updates after each click, and settles: two people approve by button', async () => {
+      const id = await submitted();
+      const [post] = fake.callsOf('chat.postMessage');
+      expect(post?.args.channel).toBe('#prod-approvals');
+      expect(post?.args.token).toBe('Bearer xoxb-test-token');
+      const posted = JSON.stringify(post?.args.blocks);
+      expect(posted).toContain(`countersign.approve:${id}`);
+      expect(posted).toContain(`countersign.deny:${id}`);
+      expect(posted).toContain('github_token');
+      expect(posted).not.toContain(SECRET_TOKEN);
+      // teams:ops is in the rule, but Teams is not configured: only Slack deliveries were written.
+      expect((await h.store.listDeliveries(id)).map((d) => d.channel)).toEqual(['slack']);
+
+      expect((await h.interact(click('U0BOB', 'approve', id, fake.responseUrl('bob')))).status).toBe(200);
+      await vi.waitFor(() => expect(fake.callsOf('chat.update')).toHaveLength(1), wait);
+      const first = fake.callsOf('chat.update')[0]?.args;
+      expect(first).toMatchObject({ channel: 'C0PROD', ts: '1700000000.000001' });
+      expect(JSON.stringify(first?.blocks)).toContain('1 of 2');
+      expect(JSON.stringify(first?.blocks)).toContain(`countersign.approve:${id}`);
+
+      expect((await h.interact(click('U0CAROL', 'approve', id, fake.responseUrl('carol')))).status).toBe(200);
+      const req = await h.store.getRequest(id);
+      expect(req?.status).toBe('approved');
+      expect(req?.approval?.reviews.map((r) => [r.reviewer.personId, r.channel, r.assurance])).toEqual([
+        ['bob@example.com', 'slack', 'chat'],
+        ['carol@example.com', 'slack', 'chat'],
+      ]);
+      await vi.waitFor(() => expect(fake.callsOf('chat.update')).toHaveLength(2), wait);
+      const last = JSON.stringify(fake.callsOf('chat.update')[1]?.args.blocks);
+      expect(last).not.toContain('countersign.approve:');
+      expect(last).toContain('Outcome');
+      expect(last).toContain('bob@example.com');
+      expect(last).toContain('carol@example.com');
+      expect(fake.callsOf('chat.postMessage')).toHaveLength(1);
+      expect(fake.responses).toEqual([]);
+      // Invariant 8: the secret in the parameters is in no call to Slack, posted or updated.
+      expect(JSON.stringify(fake.calls)).not.toContain(SECRET_TOKEN);
+      await vi.waitFor(
+        async () => expect((await h.store.listDeliveries(id)).every((d) => d.status === 'sent')).toBe(true),
+        wait,
+      );
+    });
+
+    it('resolves a Slack user by users.info when no mapping names them', async () => {
+      fake.emails.set('U0ERIN', 'Erin@Example.com');
+      const id = await submitted();
+      await h.interact(click('U0ERIN', 'approve', id, fake.responseUrl('erin')));
+      const req = await h.store.getRequest(id);
+      expect(req?.approval?.reviews.map((r) => r.reviewer.personId)).toEqual(['erin@example.com']);
+      expect(fake.callsOf('users.info')).toHaveLength(1);
+    });
+
+    it('refuses a forged signature, a stale timestamp and a replay with 401, changing nothing', async () => {
+      const id = await submitted();
+      const payload = click('U0BOB', 'approve', id, fake.responseUrl('bob'));
+      const forged = await h.interact(payload, { secret: 'not-the-signing-secret' });
+      expect(forged.status).toBe(401);
+      expect(forged.body.error.code).toBe('UNAUTHENTICATED');
+      const stale = await h.interact(payload, { timestamp: Math.floor(Date.now() / 1000) - 301 });
+      expect(stale.status).toBe(401);
+      const unsigned = await h.post(`payload=${encodeURIComponent(JSON.stringify(payload))}`, {
+        signature: '',
+      });
+      expect(unsigned.status).toBe(401);
+      await unchanged(id);
+
+      const raw = `payload=${encodeURIComponent(JSON.stringify(click('U0DAVE', 'approve', id, fake.responseUrl('d'))))}`;
+      const ts = Math.floor(Date.now() / 1000);
+      expect((await h.post(raw, { timestamp: ts })).status).toBe(200);
+      const replay = await h.post(raw, { timestamp: ts });
+      expect(replay.status).toBe(401);
+      expect(replay.body.error.code).toBe('UNAUTHENTICATED');
+      await unchanged(id);
+    });
+
+    it('explains to unknown, ineligible, self- and owner-approvers alone, and changes nothing', async () => {
+      const id = await submitted();
+      const cases: [string, string, RegExp][] = [
+        ['U0GHOST', 'ghost', /cannot tell who you are/],
+        ['U0DAVE', 'dave', /not an approver/],
+        ['U0ALICE', 'alice', /own the agent/],
+      ];
+      for (const [user, name, text] of cases) {
+        expect((await h.interact(click(user, 'approve', id, fake.responseUrl(name)))).status).toBe(200);
+        const answer = fake.responses.find((r) => r.path === `/response/${name}`)?.body;
+        expect(answer).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+        expect(answer.text).toMatch(text);
+      }
+      await unchanged(id);
+
+      // A human asking for themselves cannot approve it through Slack either.
+      const own = await h.submit(keys.bob as string, RESTART);
+      await h.interact(click('U0BOB', 'approve', own.body.id, fake.responseUrl('self')));
+      expect(fake.responses.find((r) => r.path === '/response/self')?.body.text).toMatch(/you asked for it/);
+      await unchanged(own.body.id);
+    });
+
+    it('answers a step-up rule with a link to approve on the web or API', async () => {
+      const id = await submitted({ ...RESTART, action: 'secrets.rotate' });
+      await h.interact(click('U0BOB', 'approve', id, fake.responseUrl('bob')));
+      expect(fake.responses[0]?.body.text).toMatch(/step-up/);
+      expect(fake.responses[0]?.body.text).toContain(`/v1/requests/${id}/approve`);
+      await unchanged(id);
+    });
+
+    it('opens a modal for the reason of a deny, and settles on its submission', async () => {
+      const id = await submitted();
+      expect((await h.interact(click('U0BOB', 'deny', id, fake.responseUrl('bob')))).status).toBe(200);
+      const [open] = fake.callsOf('views.open');
+      expect(open?.args.trigger_id).toMatch(/^trigger\.U0BOB/);
+      expect(open?.args.view).toMatchObject({ callback_id: 'countersign.deny_reason', private_metadata: id });
+      await unchanged(id);
+
+      const empty = await h.interact(denySubmission('U0BOB', id, '  '));
+      expect(empty.body.response_action).toBe('errors');
+      const refused = await h.interact(denySubmission('U0DAVE', id, 'nope'));
+      expect(refused.body).toMatchObject({ response_action: 'errors' });
+      await unchanged(id);
+
+      const ok = await h.interact(denySubmission('U0BOB', id, 'not during the freeze'));
+      expect(ok.body).toEqual({ response_action: 'clear' });
+      const req = await h.store.getRequest(id);
+      expect(req?.status).toBe('denied');
+      expect(req?.approval?.reviews[0]).toMatchObject({ verdict: 'deny', comment: 'not during the freeze' });
+      await vi.waitFor(() => expect(fake.callsOf('chat.update')).toHaveLength(1), wait);
+      expect(JSON.stringify(fake.callsOf('chat.update')[0]?.args.blocks)).toContain('not during the freeze');
+    });
+
+    it('delivers exactly once after a Slack outage, and the decision is never blocked', async () => {
+      await fake.down();
+      const res = await h.submit(agent, RESTART);
+      const id = res.body.id as string;
+      // Decided while Slack is down, through the API.
+      expect((await h.approve(keys.bob as string, id)).body.status).toBe('pending');
+      expect((await h.approve(keys.carol as string, id)).body.status).toBe('approved');
+      await vi.waitFor(async () => {
+        const [created] = await h.store.listDeliveries(id);
+        expect(created?.attempts).toBeGreaterThanOrEqual(2);
+        expect(created?.lastError).toBeTruthy();
+      }, wait);
+      expect(fake.calls).toEqual([]);
+
+      await fake.up();
+      await vi.waitFor(
+        async () => {
+          const all = await h.store.listDeliveries(id);
+          expect(all.map((d) => d.status)).toEqual(['sent', 'sent', 'sent']);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      expect(fake.callsOf('chat.postMessage')).toHaveLength(1);
+      // Whatever order they went in, the message shows the request as it is now: settled.
+      const shown = [...fake.callsOf('chat.postMessage'), ...fake.callsOf('chat.update')].at(-1);
+      expect(JSON.stringify(shown?.args.blocks)).toContain('Outcome');
+      expect((await h.store.getRequest(id))?.status).toBe('approved');
+    });
+  });
+}
