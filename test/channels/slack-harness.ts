@@ -1,14 +1,7 @@
 /** A gateway with `channels.slack` pointed at a FakeSlack, plus signed Slack interaction requests. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { slackSignature } from '../../src/channels/slack/signature.js';
-import { defaultAuditConfig, SLACK_API_URL, type Config } from '../../src/config/config.js';
-import { systemClock } from '../../src/core/clock.js';
-import { parseDlpConfig } from '../../src/dlp/config.js';
-import { createLogger } from '../../src/logger.js';
-import { startGateway } from '../../src/server/serve.js';
-import { Harness, type Reply } from '../helpers/gateway-harness.js';
+import { SLACK_API_URL } from '../../src/config/config.js';
+import { Harness, startHarness, type Reply } from '../helpers/gateway-harness.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import type { FakeSlack } from './fake-slack.js';
 
@@ -122,42 +115,22 @@ export async function startSlackHarness(
   fake: FakeSlack | { apiUrl: string },
   opts: { baseDelayMs?: number; maxDelayMs?: number } = {},
 ): Promise<SlackHarness> {
-  const dir = await mkdtemp(join(tmpdir(), 'countersign-slack-'));
-  const policy = join(dir, 'policy.yaml');
-  await writeFile(policy, POLICY);
   process.env.COUNTERSIGN_TEST_SLACK_SECRET = SIGNING_SECRET;
-  const config: Config = {
-    listen: { host: '127.0.0.1', port: 0 },
-    storage: db.url,
-    policy,
-    policyIsExample: false,
-    dataDir: dir,
-    limits: { requestsPerMinute: 0, bodyBytes: 1024 * 1024 },
-    logLevel: 'silent',
-    file: null,
-    audit: { ...defaultAuditConfig(), origin: 'countersign.test/audit' },
-    dlp: parseDlpConfig(undefined),
-    channels: {
-      slack: {
-        botToken: 'xoxb-test-token',
-        signingSecret: 'env:COUNTERSIGN_TEST_SLACK_SECRET',
-        apiUrl: fake.apiUrl ?? SLACK_API_URL,
-        dmApprovers: false,
-        users: SLACK_USERS,
+  return startHarness(
+    db,
+    POLICY,
+    {
+      channels: {
+        slack: {
+          botToken: 'xoxb-test-token',
+          signingSecret: 'env:COUNTERSIGN_TEST_SLACK_SECRET',
+          apiUrl: fake.apiUrl ?? SLACK_API_URL,
+          dmApprovers: false,
+          users: SLACK_USERS,
+        },
       },
+      outbox: { pollMs: 50, baseDelayMs: opts.baseDelayMs ?? 100, maxDelayMs: opts.maxDelayMs ?? 400 },
     },
-  };
-  const store = await db.open();
-  const running = await startGateway(config, createLogger('silent'), {
-    listen: false,
-    store,
-    outbox: { pollMs: 50, baseDelayMs: opts.baseDelayMs ?? 100, maxDelayMs: opts.maxDelayMs ?? 400 },
-  });
-  const h = new SlackHarness(running, db, systemClock);
-  const stop = h.stop.bind(h);
-  h.stop = async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  return h;
+    SlackHarness,
+  );
 }

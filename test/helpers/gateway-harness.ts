@@ -10,6 +10,7 @@ import type { PrincipalKind, Role } from '../../src/core/types.js';
 import { defaultAuditConfig, type AuditConfig, type Config } from '../../src/config/config.js';
 import { createApiKey } from '../../src/identity/api-keys.js';
 import { createLogger } from '../../src/logger.js';
+import type { OutboxTuning } from '../../src/channels/start-channels.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import type { TestDatabase } from './postgres.js';
 import { parseDlpConfig, type DlpConfig } from '../../src/dlp/config.js';
@@ -122,14 +123,19 @@ export interface HarnessOptions {
   dlp?: DlpConfig;
   /** Replaces the DLP scanner (e.g. with one that throws, to test failing closed). */
   scanner?: Scanner;
+  /** The `channels:` config (e.g. Slack pointed at a fake). */
+  channels?: Config['channels'];
+  /** Outbox worker timing, short in tests. */
+  outbox?: OutboxTuning;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
-export async function startHarness(
+export async function startHarness<H extends Harness = Harness>(
   db: TestDatabase,
   policyYaml: string,
   opts: HarnessOptions = {},
-): Promise<Harness> {
+  Make: new (running: RunningGateway, db: TestDatabase, clock: Clock) => H = Harness as never,
+): Promise<H> {
   const dir = await mkdtemp(join(tmpdir(), 'countersign-policy-'));
   const policy = join(dir, 'policy.yaml');
   await writeFile(policy, policyYaml);
@@ -144,6 +150,7 @@ export async function startHarness(
     file: null,
     audit: { ...defaultAuditConfig(), origin: 'countersign.test/audit', ...opts.audit },
     dlp: parseDlpConfig(opts.dlp),
+    ...(opts.channels ? { channels: opts.channels } : {}),
   };
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;
@@ -154,8 +161,9 @@ export async function startHarness(
     listen: opts.listen ?? false,
     store,
     ...(opts.scanner ? { scanner: opts.scanner } : {}),
+    ...(opts.outbox ? { outbox: opts.outbox } : {}),
   });
-  const harness = new Harness(running, db, clock);
+  const harness = new Make(running, db, clock);
   const stop = harness.stop.bind(harness);
   harness.stop = async () => {
     await stop();
