@@ -1,4 +1,9 @@
-import type { DeliveryKind } from '../store/store.js';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import type { ActionRequest } from '../core/types.js';
+import type { Gateway } from '../gateway/gateway.js';
+import type { DeliveryKind, Store } from '../store/store.js';
 
 export type { DeliveryKind };
 
@@ -11,6 +16,8 @@ export interface Delivery {
   idempotencyKey: string;
   /** The channel's addressing (`target`) and a masked snapshot of the request (`request`). */
   payload: unknown;
+  /** When the delivery was written (with its state change). */
+  createdAt: string;
   /** 1 on the first attempt. */
   attempt: number;
 }
@@ -24,5 +31,41 @@ export interface Delivery {
 export interface Channel {
   /** The name used in policy `notify:` targets and in the outbox: `slack`, `teams`, `webhook`. */
   readonly name: string;
+  /**
+   * The targets that `kind` of `req` goes to, given the targets the request's rule names for this channel
+   * (`notify: [slack:#ops]` names `#ops`). A channel drops what it cannot send (an unknown webhook name, an
+   * event a webhook did not subscribe to) and may add targets of its own (the requester, direct messages).
+   * Called inside the state change's transaction: it must be synchronous and must not do I/O.
+   */
+  targets(req: ActionRequest, kind: DeliveryKind, named: readonly string[]): string[];
   deliver(d: Delivery): Promise<void>;
+}
+
+/** What every channel is started with. */
+export interface ChannelDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** `public_url` without a trailing slash, or null: messages then carry no link. */
+  publicUrl: string | null;
+}
+
+/** A started channel: the sender, and the HTTP callbacks it serves (bound to the gateway that reviews). */
+export interface ChannelModule {
+  channel: Channel;
+  routes?: (gateway: Gateway) => (app: FastifyInstance) => Promise<void>;
+  stop?: () => Promise<void>;
+}
+
+/** The link people follow to a request, or null without `public_url`. */
+export function requestLink(publicUrl: string | null, requestId: string): string | null {
+  return publicUrl === null ? null : `${publicUrl}/v1/requests/${encodeURIComponent(requestId)}`;
+}
+
+/**
+ * The person to tell about the outcome of `req`: whoever the agent acted for, else the agent's owner,
+ * else the requester themself when they are a person with an email. Null when there is nobody to tell.
+ */
+export function requesterPerson(req: ActionRequest): string | null {
+  return req.onBehalfOf?.email ?? req.requester.owner ?? req.requester.email ?? null;
 }

@@ -108,6 +108,7 @@ export class OutboxWorker {
         requestId: d.requestId,
         idempotencyKey: d.idempotencyKey,
         payload: d.payload,
+        createdAt: d.createdAt,
         attempt: d.attempts,
       });
       await store.markDelivered(d.id, clock.now().toISOString());

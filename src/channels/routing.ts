@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ActionRequest } from '../core/types.js';
 import { toView } from '../gateway/view.js';
 import type { DeliveryKind, NewDelivery } from '../store/store.js';
+import type { Channel } from './channel.js';
 
 /** A policy `notify:` entry split into its channel and target: `slack:#prod` → `slack`, `#prod`. */
 export function parseNotifyTarget(entry: string): { channel: string; target: string } | null {
@@ -11,38 +12,43 @@ export function parseNotifyTarget(entry: string): { channel: string; target: str
 }
 
 /**
- * The outbox deliveries a state change of `req` asks for: one per `notify:` target whose channel is
- * configured; targets of channels that are not configured are skipped, so a gateway without channels
- * writes nothing. The key names the request version, so a retried transition never doubles a delivery.
+ * The outbox deliveries a state change of `req` asks for: for each configured channel the rule notifies,
+ * one per target the channel accepts (see `Channel.targets`); entries naming channels that are not
+ * configured are skipped, so a gateway without channels writes nothing. The idempotency key names the
+ * request version, so a retried transition never doubles a delivery.
  */
 export function planDeliveries(
   req: ActionRequest,
   kind: DeliveryKind,
-  configured: ReadonlySet<string>,
+  channels: ReadonlyMap<string, Pick<Channel, 'targets'>>,
   now: Date,
 ): NewDelivery[] {
-  if (configured.size === 0) return [];
-  const out: NewDelivery[] = [];
-  const seen = new Set<string>();
+  if (channels.size === 0) return [];
+  const named = new Map<string, string[]>();
   for (const entry of req.notify) {
     const t = parseNotifyTarget(entry);
-    if (t === null || !configured.has(t.channel) || seen.has(entry)) continue;
-    seen.add(entry);
-    out.push({
-      id: `dlv_${randomBytes(12).toString('hex')}`,
-      channel: t.channel,
-      kind,
-      requestId: req.id,
-      idempotencyKey: `${req.id}/v${req.version}/${kind}/${entry}`,
+    if (t === null || !channels.has(t.channel)) continue;
+    const list = named.get(t.channel) ?? [];
+    if (!list.includes(t.target)) list.push(t.target);
+    named.set(t.channel, list);
+  }
+  const out: NewDelivery[] = [];
+  let view: ReturnType<typeof toView> | undefined;
+  for (const [name, targets] of named) {
+    const channel = channels.get(name) as Pick<Channel, 'targets'>;
+    for (const target of new Set(channel.targets(req, kind, targets))) {
       // The stored request is masked already (invariant 8); the view is what every route shows.
-      payload: { target: t.target, request: toView(req) },
-      createdAt: now.toISOString(),
-    });
+      view ??= toView(req);
+      out.push({
+        id: `dlv_${randomBytes(12).toString('hex')}`,
+        channel: name,
+        kind,
+        requestId: req.id,
+        idempotencyKey: `${req.id}/v${req.version}/${kind}/${name}:${target}`,
+        payload: { target, request: view },
+        createdAt: now.toISOString(),
+      });
+    }
   }
   return out;
-}
-
-/** Which delivery a transition to `next` announces. */
-export function deliveryKindOf(next: ActionRequest): DeliveryKind {
-  return next.status === 'pending' ? 'request.reviewed' : 'request.decided';
 }

@@ -1,19 +1,12 @@
-import type { Logger } from 'pino';
-import { resolveSecret } from '../audit/secret-ref.js';
+import type { FastifyInstance } from 'fastify';
 import type { ChannelsConfig } from '../config/config.js';
-import type { Clock } from '../core/clock.js';
 import type { ActionRequest } from '../core/types.js';
 import type { Gateway, GatewayDeps } from '../gateway/gateway.js';
-import type { Store } from '../store/store.js';
-import type { Channel } from './channel.js';
+import type { ChannelDeps, ChannelModule } from './channel.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './outbox-worker.js';
 import { planDeliveries } from './routing.js';
-import { handleSlackInteraction } from './slack/interactions.js';
-import { SlackPeople } from './slack/people.js';
-import { createSlackApi } from './slack/slack-api.js';
-import { SlackChannel } from './slack/slack-channel.js';
-import { slackRoutes } from '../server/slack-routes.js';
-import type { FastifyInstance } from 'fastify';
+import { startSlack } from './slack/start-slack.js';
+import { startWebhooks } from './webhook/start-webhooks.js';
 
 export type OutboxTuning = Partial<
   Pick<OutboxWorkerOptions, 'pollMs' | 'leaseMs' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'random'>
@@ -35,53 +28,28 @@ export interface RunningChannels {
  */
 export async function startChannels(
   config: ChannelsConfig | undefined,
-  deps: { store: Store; clock: Clock; logger: Logger; tuning?: OutboxTuning },
+  deps: ChannelDeps & { tuning?: OutboxTuning },
 ): Promise<RunningChannels | null> {
-  const slack = config?.slack;
-  if (slack === undefined) return null;
+  const modules: ChannelModule[] = [];
+  if (config?.slack) modules.push(await startSlack(config.slack, deps));
+  if (config?.webhooks) modules.push(await startWebhooks(config.webhooks, deps));
+  if (modules.length === 0) return null;
   const { store, clock, logger } = deps;
-  const botToken = await resolveSecret(slack.botToken, 'channels.slack.bot_token');
-  const signingSecret = await resolveSecret(slack.signingSecret, 'channels.slack.signing_secret');
-  const api = createSlackApi(botToken, slack.apiUrl);
-  const people = new SlackPeople(api, slack.users, store, clock);
-  const channels: Channel[] = [new SlackChannel(api, store)];
+  const channels = modules.map((m) => m.channel);
+  const byName = new Map(channels.map((c) => [c.name, c]));
   const worker = new OutboxWorker({ store, channels, clock, logger, ...deps.tuning });
-  const names = worker.channelNames;
   worker.start();
-  logger.info({ channels: [...names] }, 'channels ready');
+  logger.info({ channels: [...byName.keys()] }, 'channels ready');
   return {
     worker,
     gatewayDeps: {
-      deliveries: (req: ActionRequest, kind) => planDeliveries(req, kind, names, clock.now()),
+      deliveries: (req: ActionRequest, kind) => planDeliveries(req, kind, byName, clock.now()),
       onDeliveries: () => worker.nudge(),
     },
-    integrations: (gateway) => [
-      slackRoutes({
-        signingSecret,
-        clock,
-        logger,
-        handle: (payload) =>
-          handleSlackInteraction(payload, {
-            api,
-            people,
-            logger,
-            load: (id) => store.getRequest(id),
-            review: (p, id, verdict, comment) => gateway.review(p, id, verdict, comment, 'slack'),
-            respond: postResponseUrl,
-          }),
-      }),
-    ],
-    stop: () => worker.stop(),
+    integrations: (gateway) => modules.flatMap((m) => (m.routes ? [m.routes(gateway)] : [])),
+    stop: async () => {
+      await worker.stop();
+      for (const m of modules) await m.stop?.();
+    },
   };
-}
-
-/** Answers on a Slack `response_url` (JSON POST), giving up after a few seconds. */
-async function postResponseUrl(url: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(3_000),
-  });
-  if (!res.ok) throw new Error(`response_url answered ${res.status}`);
 }

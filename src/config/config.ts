@@ -7,6 +7,7 @@ import { parseDlpConfig } from '../dlp/config.js';
 import { createScanner } from '../dlp/scanner.js';
 import { hostname } from 'node:os';
 import { parseDuration } from '../core/duration.js';
+import { DELIVERY_KINDS, type DeliveryKind } from '../store/store.js';
 
 /** The gateway's settings, after defaults, the file and the environment were applied (in that order). */
 export interface Config {
@@ -28,11 +29,57 @@ export interface Config {
   dlp: ReturnType<typeof parseDlpConfig>;
   /** Notification channels (`channels:` in the file); absent or empty: none, and nothing goes to the outbox. */
   channels?: ChannelsConfig;
+  /**
+   * The address people reach the gateway at (`public_url`, env COUNTERSIGN_PUBLIC_URL), without a trailing
+   * slash; channel messages link to requests under it. Null: messages carry no link.
+   */
+  publicUrl: string | null;
 }
 
 /** Configured channels. Secrets stay references (`env:NAME`, `file:PATH`) until the gateway starts. */
 export interface ChannelsConfig {
   slack?: SlackConfig;
+  teams?: TeamsConfig;
+  webhooks?: WebhookConfig[];
+}
+
+/** `channels.teams` (see docs/integrations/teams.md). */
+export interface TeamsConfig {
+  /** The bot's Microsoft App ID: the audience of incoming tokens and the client id of outgoing ones. */
+  appId: string;
+  /** The app's client secret, as a secret reference or the value. */
+  appPassword: string;
+  /** The Entra tenant of a single-tenant bot; null for a multi-tenant one. */
+  tenantId: string | null;
+  /** Where the bot gets its client-credentials token for the Bot Connector API. */
+  tokenUrl: string;
+  /** The Bot Framework OpenID metadata whose `jwks_uri` signs incoming activities. */
+  openidMetadataUrl: string;
+  /** The issuer incoming tokens must carry. */
+  issuer: string;
+  /** Named conversations that `notify: [teams:NAME]` posts to. */
+  conversations: Record<string, { serviceUrl: string; conversationId: string }>;
+  /** Entra object id (`aadObjectId`) → email, for people the Connector API gives no email for. */
+  users: Record<string, string>;
+}
+
+/** Bot Framework's public endpoints (the defaults of `channels.teams`). */
+export const BOT_FRAMEWORK = {
+  openidMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+  issuer: 'https://api.botframework.com',
+  tokenUrl: (tenant: string | null) =>
+    `https://login.microsoftonline.com/${tenant ?? 'botframework.com'}/oauth2/v2.0/token`,
+} as const;
+
+/** One entry of `channels.webhooks` (see docs/integrations/webhooks.md). */
+export interface WebhookConfig {
+  /** What `notify: [webhook:NAME]` refers to. */
+  name: string;
+  url: string;
+  /** The Standard Webhooks signing secret (`whsec_…`), as a secret reference or the value. */
+  secret: string;
+  /** The event types sent; all of them by default. */
+  events: DeliveryKind[];
 }
 
 /** `channels.slack` (see docs/integrations/slack.md). */
@@ -82,6 +129,8 @@ export function defaultAuditConfig(): AuditConfig {
 /** The bundled example policy, found relative to the package (works from src/ and dist/). */
 export const EXAMPLE_POLICY = fileURLToPath(new URL('../../examples/policy.yaml', import.meta.url));
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
 const fileSchema = z
   .object({
     listen: z.string().optional(),
@@ -96,6 +145,7 @@ const fileSchema = z
       .strict()
       .optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    public_url: httpUrl.optional(),
     audit: z
       .object({
         origin: z
@@ -127,6 +177,39 @@ const fileSchema = z
               .optional(),
           })
           .strict()
+          .optional(),
+        teams: z
+          .object({
+            app_id: z.string().min(1),
+            app_password: z.string().min(1),
+            tenant_id: z.string().min(1).optional(),
+            token_url: httpUrl.optional(),
+            openid_metadata_url: httpUrl.optional(),
+            issuer: z.string().min(1).optional(),
+            conversations: z
+              .record(
+                z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a name of letters, digits, _ . -'),
+                z.object({ service_url: httpUrl, conversation_id: z.string().min(1) }).strict(),
+              )
+              .optional(),
+            users: z.record(z.string().min(1), z.email()).optional(),
+          })
+          .strict()
+          .optional(),
+        webhooks: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a name of letters, digits, _ . -'),
+                url: httpUrl,
+                secret: z.string().min(1),
+                events: z
+                  .array(z.enum(DELIVERY_KINDS as [DeliveryKind, ...DeliveryKind[]]))
+                  .min(1)
+                  .optional(),
+              })
+              .strict(),
+          )
           .optional(),
       })
       .strict()
@@ -219,7 +302,12 @@ export async function loadConfig(file: string | null, env: NodeJS.ProcessEnv = p
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
   const channels = channelsConfig(raw.channels, base);
+  const publicUrl = env.COUNTERSIGN_PUBLIC_URL ?? raw.public_url ?? null;
+  if (publicUrl !== null && !httpUrl.safeParse(publicUrl).success) {
+    throw new ConfigError(`COUNTERSIGN_PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(publicUrl)}`);
+  }
   return Object.freeze({
+    publicUrl: publicUrl === null ? null : publicUrl.replace(/\/+$/, ''),
     ...(channels === undefined ? {} : { channels }),
     listen: parseListen(
       env.COUNTERSIGN_LISTEN ?? raw.listen ?? '127.0.0.1:8080',
@@ -268,20 +356,58 @@ function channelsConfig(
   raw: z.infer<typeof fileSchema>['channels'],
   base: string,
 ): ChannelsConfig | undefined {
-  const slack = raw?.slack;
-  if (slack === undefined) return undefined;
+  if (raw === undefined) return undefined;
   const ref = (spec: string) =>
     spec.startsWith('file:') && !isAbsolute(spec.slice(5)) ? `file:${resolve(base, spec.slice(5))}` : spec;
-  const apiUrl = slack.api_url ?? SLACK_API_URL;
-  return {
-    slack: Object.freeze({
+  const lower = (m: Record<string, string> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).map(([id, e]) => [id, e.toLowerCase()]));
+  const out: ChannelsConfig = {};
+  const { slack, teams, webhooks } = raw;
+  if (slack !== undefined) {
+    const apiUrl = slack.api_url ?? SLACK_API_URL;
+    out.slack = Object.freeze({
       botToken: ref(slack.bot_token),
       signingSecret: ref(slack.signing_secret),
       apiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
       dmApprovers: slack.dm_approvers ?? false,
-      users: Object.fromEntries(Object.entries(slack.users ?? {}).map(([id, e]) => [id, e.toLowerCase()])),
-    }),
-  };
+      users: lower(slack.users),
+    });
+  }
+  if (teams !== undefined) {
+    const tenantId = teams.tenant_id ?? null;
+    out.teams = Object.freeze({
+      appId: teams.app_id,
+      appPassword: ref(teams.app_password),
+      tenantId,
+      tokenUrl: teams.token_url ?? BOT_FRAMEWORK.tokenUrl(tenantId),
+      openidMetadataUrl: teams.openid_metadata_url ?? BOT_FRAMEWORK.openidMetadataUrl,
+      issuer: teams.issuer ?? BOT_FRAMEWORK.issuer,
+      conversations: Object.fromEntries(
+        Object.entries(teams.conversations ?? {}).map(([name, c]) => [
+          name,
+          { serviceUrl: c.service_url.replace(/\/+$/, ''), conversationId: c.conversation_id },
+        ]),
+      ),
+      users: lower(teams.users),
+    });
+  }
+  if (webhooks !== undefined && webhooks.length > 0) {
+    const names = new Set<string>();
+    for (const w of webhooks) {
+      if (names.has(w.name))
+        throw new ConfigError(`channels.webhooks: the name ${JSON.stringify(w.name)} is used twice`);
+      names.add(w.name);
+    }
+    out.webhooks = webhooks.map((w) =>
+      Object.freeze({
+        name: w.name,
+        url: w.url,
+        secret: ref(w.secret),
+        events: w.events ?? [...DELIVERY_KINDS],
+      }),
+    );
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /** A storage URL fit for logs and messages: the password, if any, is replaced. */

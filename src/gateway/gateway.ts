@@ -369,10 +369,7 @@ export class Gateway {
           data: { ...grant },
         });
       }
-      const deliveries = this.#deliveries(
-        next,
-        next.status === 'pending' ? 'request.reviewed' : 'request.decided',
-      );
+      const deliveries = this.#deliveries(next, deliveryKindOf(next));
       try {
         if (deliveries.length === 0) await store.updateRequest(next, events, grant);
         else await store.updateRequest(next, events, grant, deliveries);
@@ -438,4 +435,10 @@ function parseOnBehalfOf(v: SubmitInput['onBehalfOf']): ActionRequest['onBehalfO
     'INVALID_REQUEST',
     "onBehalfOf.token needs OIDC verification, which is not configured on this gateway; pass the person's email as a string instead",
   );
+}
+
+/** Which delivery a transition to `next` announces. */
+function deliveryKindOf(next: ActionRequest): DeliveryKind {
+  if (next.status === 'pending') return 'request.reviewed';
+  return next.status === 'expired' ? 'request.expired' : 'request.decided';
 }

@@ -61,6 +61,7 @@ export async function startGateway(
     store,
     clock,
     logger,
+    publicUrl: config.publicUrl,
     ...(options.outbox ? { tuning: options.outbox } : {}),
   });
   let sweeper: ExpirySweeper | null = null;

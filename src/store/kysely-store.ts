@@ -28,7 +28,7 @@ import type {
   NewDelivery,
   OutboxDelivery,
   RequestFilter,
-  SlackMessageRecord,
+  ChannelMessageRecord,
   Store,
   StoredCheckpoint,
 } from './store.js';
@@ -525,26 +525,36 @@ export class KyselyStore implements Store {
     return rows.map(rowToDelivery);
   }
 
-  async saveSlackMessage(m: SlackMessageRecord): Promise<void> {
+  async saveChannelMessage(m: ChannelMessageRecord): Promise<void> {
     await this.#write(async (trx) => {
       await trx
-        .insertInto('slack_messages')
-        .values({ request_id: m.requestId, target: m.target, channel: m.channel, ts: m.ts })
-        .onConflict((oc) => oc.columns(['request_id', 'target']).doNothing())
+        .insertInto('channel_messages')
+        .values({
+          channel: m.channel,
+          request_id: m.requestId,
+          target: m.target,
+          ref: JSON.stringify(m.ref),
+        })
+        .onConflict((oc) => oc.columns(['channel', 'request_id', 'target']).doNothing())
         .execute();
     });
   }
 
-  async getSlackMessage(requestId: string, target: string): Promise<SlackMessageRecord | null> {
+  async getChannelMessage(
+    channel: string,
+    requestId: string,
+    target: string,
+  ): Promise<ChannelMessageRecord | null> {
     const row = await this.#db
-      .selectFrom('slack_messages')
+      .selectFrom('channel_messages')
       .selectAll()
+      .where('channel', '=', channel)
       .where('request_id', '=', requestId)
       .where('target', '=', target)
       .executeTakeFirst();
     return row === undefined
       ? null
-      : { requestId: row.request_id, target: row.target, channel: row.channel, ts: row.ts };
+      : { channel, requestId, target, ref: JSON.parse(row.ref) as Record<string, string> };
   }
 
   async #insertDeliveries(trx: Transaction<Database>, deliveries: NewDelivery[] | undefined): Promise<void> {

@@ -100,12 +100,12 @@ export interface OutboxTable {
   updated_at: string;
 }
 
-/** A Slack message posted for a request, by Slack channel id: `ts` names it for `chat.update`. */
-export interface SlackMessagesTable {
+/** A message a channel posted for a request to one target; `ref` (JSON) finds it again for updates. */
+export interface ChannelMessagesTable {
+  channel: string;
   request_id: string;
   target: string;
-  channel: string;
-  ts: string;
+  ref: string;
 }
 
 export interface Database {
@@ -117,5 +117,5 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   request_payloads: RequestPayloadsTable;
   outbox: OutboxTable;
-  slack_messages: SlackMessagesTable;
+  channel_messages: ChannelMessagesTable;
 }

@@ -56,7 +56,20 @@ export interface EncryptedPayload {
 }
 
 /** What a delivery announces. */
-export type DeliveryKind = 'request.created' | 'request.reviewed' | 'request.decided';
+/**
+ * What a delivery announces. `request.decided` covers approved, denied and cancelled; an expiry is
+ * `request.expired`; `execution.finished` follows a gateway-run action (executors).
+ */
+export type DeliveryKind =
+  'request.created' | 'request.reviewed' | 'request.decided' | 'request.expired' | 'execution.finished';
+
+export const DELIVERY_KINDS: readonly DeliveryKind[] = [
+  'request.created',
+  'request.reviewed',
+  'request.decided',
+  'request.expired',
+  'execution.finished',
+];
 
 /** A channel delivery to write to the outbox with a state change. */
 export interface NewDelivery {
@@ -82,12 +95,16 @@ export interface OutboxDelivery extends NewDelivery {
   updatedAt: string;
 }
 
-/** A Slack message posted for a request to one notify target; `channel` + `ts` name it for chat.update. */
-export interface SlackMessageRecord {
+/**
+ * A message a channel posted for a request to one target, and what finds it again for an update
+ * (Slack: `{channel, ts}`; Teams: the activity id).
+ */
+export interface ChannelMessageRecord {
+  /** The channel's name (`slack`, `teams`). */
+  channel: string;
   requestId: string;
   target: string;
-  channel: string;
-  ts: string;
+  ref: Record<string, string>;
 }
 
 /** Thrown by `updateRequest` when another writer changed the row first (compare-and-set lost). */
@@ -216,7 +233,7 @@ export interface Store {
   /** Deliveries of one request, oldest first (for operators and tests). */
   listDeliveries(requestId: string): Promise<OutboxDelivery[]>;
 
-  /** Remembers the Slack message posted for a request to a target; a second save for the pair is ignored. */
-  saveSlackMessage(message: SlackMessageRecord): Promise<void>;
-  getSlackMessage(requestId: string, target: string): Promise<SlackMessageRecord | null>;
+  /** Remembers a message a channel posted for a request to a target; a second save for the triple is ignored. */
+  saveChannelMessage(message: ChannelMessageRecord): Promise<void>;
+  getChannelMessage(channel: string, requestId: string, target: string): Promise<ChannelMessageRecord | null>;
 }

@@ -111,18 +111,29 @@ for (const backend of storeBackends()) {
       expect(new Set(ids).size).toBe(20);
     });
 
-    it('remembers the Slack message posted for each request and target, first one wins', async () => {
+    it('remembers the message a channel posted for each request and target, first one wins', async () => {
       const req = makeRequest();
       await store.insertRequest(req, []);
-      await store.saveSlackMessage({ requestId: req.id, target: '#ops', channel: 'C1', ts: '1.1' });
-      await store.saveSlackMessage({ requestId: req.id, target: '#ops', channel: 'C1', ts: '2.2' });
-      expect(await store.getSlackMessage(req.id, '#ops')).toEqual({
+      await store.saveChannelMessage({
+        channel: 'slack',
         requestId: req.id,
         target: '#ops',
-        channel: 'C1',
-        ts: '1.1',
+        ref: { channel: 'C1', ts: '1.1' },
       });
-      expect(await store.getSlackMessage(req.id, '#other')).toBeNull();
+      await store.saveChannelMessage({
+        channel: 'slack',
+        requestId: req.id,
+        target: '#ops',
+        ref: { channel: 'C1', ts: '2.2' },
+      });
+      expect(await store.getChannelMessage('slack', req.id, '#ops')).toEqual({
+        channel: 'slack',
+        requestId: req.id,
+        target: '#ops',
+        ref: { channel: 'C1', ts: '1.1' },
+      });
+      expect(await store.getChannelMessage('slack', req.id, '#other')).toBeNull();
+      expect(await store.getChannelMessage('teams', req.id, '#ops')).toBeNull();
     });
   });
 }

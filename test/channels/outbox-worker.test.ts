@@ -12,6 +12,9 @@ class ScriptedChannel implements Channel {
   readonly name = 'slack';
   readonly seen: Delivery[] = [];
   failures = 0;
+  targets(_req: unknown, _kind: unknown, named: readonly string[]): string[] {
+    return [...named];
+  }
   async deliver(d: Delivery): Promise<void> {
     this.seen.push(d);
     if (this.failures > 0) {
@@ -101,15 +104,38 @@ describe('OutboxWorker', () => {
 });
 
 describe('planDeliveries', () => {
+  const echo = { targets: (_r: unknown, _k: unknown, named: readonly string[]) => [...named] };
+
   it('plans one delivery per configured notify target, none without channels', () => {
     const req = makeRequest({ notify: ['slack:#a', 'teams:ops', 'slack:#a', 'webhook:audit', 'bogus'] });
-    expect(planDeliveries(req, 'request.created', new Set(), new Date(T0))).toEqual([]);
-    const planned = planDeliveries(req, 'request.created', new Set(['slack', 'webhook']), new Date(T0));
+    expect(planDeliveries(req, 'request.created', new Map(), new Date(T0))).toEqual([]);
+    const channels = new Map([
+      ['slack', echo],
+      ['webhook', echo],
+    ]);
+    const planned = planDeliveries(req, 'request.created', channels, new Date(T0));
     expect(planned.map((d) => [d.channel, (d.payload as { target: string }).target])).toEqual([
       ['slack', '#a'],
       ['webhook', 'audit'],
     ]);
     expect(planned[0]?.idempotencyKey).toBe(`${req.id}/v1/request.created/slack:#a`);
     expect(JSON.stringify(planned)).toContain('[MASKED:github_token]');
+  });
+
+  it('lets each channel drop and add targets', () => {
+    const req = makeRequest({ notify: ['slack:#a', 'webhook:audit', 'webhook:other'] });
+    const channels = new Map([
+      [
+        'slack',
+        { targets: (_r: unknown, _k: unknown, named: readonly string[]) => [...named, '@requester'] },
+      ],
+      ['webhook', { targets: (_r: unknown, _k: unknown, named: readonly string[]) => named.slice(1) }],
+    ]);
+    const planned = planDeliveries(req, 'request.decided', channels, new Date(T0));
+    expect(planned.map((d) => d.idempotencyKey.split('/').pop())).toEqual([
+      'slack:#a',
+      'slack:@requester',
+      'webhook:other',
+    ]);
   });
 });

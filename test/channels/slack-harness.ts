@@ -113,7 +113,7 @@ export function denySubmission(userId: string, requestId: string, reason: string
 export async function startSlackHarness(
   db: TestDatabase,
   fake: FakeSlack | { apiUrl: string },
-  opts: { baseDelayMs?: number; maxDelayMs?: number } = {},
+  opts: { baseDelayMs?: number; maxDelayMs?: number; dmApprovers?: boolean; publicUrl?: string } = {},
 ): Promise<SlackHarness> {
   process.env.COUNTERSIGN_TEST_SLACK_SECRET = SIGNING_SECRET;
   return startHarness(
@@ -125,11 +125,12 @@ export async function startSlackHarness(
           botToken: 'xoxb-test-token',
           signingSecret: 'env:COUNTERSIGN_TEST_SLACK_SECRET',
           apiUrl: fake.apiUrl ?? SLACK_API_URL,
-          dmApprovers: false,
+          dmApprovers: opts.dmApprovers ?? false,
           users: SLACK_USERS,
         },
       },
       outbox: { pollMs: 50, baseDelayMs: opts.baseDelayMs ?? 100, maxDelayMs: opts.maxDelayMs ?? 400 },
+      ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     },
     SlackHarness,
   );

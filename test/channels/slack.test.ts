@@ -49,7 +49,7 @@ for (const backend of storeBackends()) {
       expect(res.status).toBe(201);
       expect(res.body.status).toBe('pending');
       const id = res.body.id as string;
-      await vi.waitFor(() => expect(fake.callsOf('chat.postMessage')).toHaveLength(1), wait);
+      await vi.waitFor(() => expect(fake.posted(id, '#prod-approvals')).toHaveLength(1), wait);
       return id;
     }
 
@@ -60,7 +60,7 @@ for (const backend of storeBackends()) {
       expect(req?.approval?.reviews).toEqual([]);
     }
 
-    it('posts, updates after each click, and settles: two people approve by button', async () => {
+    it('posts, updates after each click, settles, and tells the requester: two people approve by button', async () => {
       const id = await submitted();
       const [post] = fake.callsOf('chat.postMessage');
       expect(post?.args.channel).toBe('#prod-approvals');
@@ -76,7 +76,7 @@ for (const backend of storeBackends()) {
       expect((await h.interact(click('U0BOB', 'approve', id, fake.responseUrl('bob')))).status).toBe(200);
       await vi.waitFor(() => expect(fake.callsOf('chat.update')).toHaveLength(1), wait);
       const first = fake.callsOf('chat.update')[0]?.args;
-      expect(first).toMatchObject({ channel: 'C0PROD', ts: '1700000000.000001' });
+      expect(first).toMatchObject({ channel: 'C0PROD', ts: fake.posted(id, '#prod-approvals')[0]?.ts });
       expect(JSON.stringify(first?.blocks)).toContain('1 of 2');
       expect(JSON.stringify(first?.blocks)).toContain(`countersign.approve:${id}`);
 
@@ -93,8 +93,14 @@ for (const backend of storeBackends()) {
       expect(last).toContain('Outcome');
       expect(last).toContain('bob@example.com');
       expect(last).toContain('carol@example.com');
-      expect(fake.callsOf('chat.postMessage')).toHaveLength(1);
+      expect(fake.posted(id, '#prod-approvals')).toHaveLength(1);
       expect(fake.responses).toEqual([]);
+      // The agent's owner (config maps alice to U0ALICE) hears the outcome by DM, once.
+      await vi.waitFor(() => expect(fake.posted(id, '@requester')).toHaveLength(1), wait);
+      const told = fake.posted(id, '@requester')[0];
+      expect(told?.channel).toBe('D0ALICE');
+      expect(told?.text).toContain('*approved*');
+      expect(told?.text).toContain(id);
       // Invariant 8: the secret in the parameters is in no call to Slack, posted or updated.
       expect(JSON.stringify(fake.calls)).not.toContain(SECRET_TOKEN);
       await vi.waitFor(
@@ -188,6 +194,68 @@ for (const backend of storeBackends()) {
       expect(JSON.stringify(fake.callsOf('chat.update')[0]?.args.blocks)).toContain('not during the freeze');
     });
 
+    it('posts once when the answer to a post is lost, finding its message by metadata on retry', async () => {
+      fake.dropNextPostAnswer = true;
+      const res = await h.submit(agent, RESTART);
+      const id = res.body.id as string;
+      await vi.waitFor(async () => {
+        const [created] = await h.store.listDeliveries(id);
+        expect(created?.status).toBe('sent');
+        expect(created?.attempts).toBe(2);
+      }, wait);
+      expect(fake.posted(id, '#prod-approvals')).toHaveLength(1);
+      expect(fake.callsOf('chat.postMessage')).toHaveLength(1);
+      expect(fake.callsOf('conversations.history')[0]?.args).toMatchObject({
+        channel: 'C0PROD',
+        include_all_metadata: 'true',
+      });
+      // Later deliveries edit that same message.
+      await h.approve(keys.bob as string, id);
+      await vi.waitFor(() => expect(fake.callsOf('chat.update').length).toBeGreaterThanOrEqual(2), wait);
+      expect(new Set(fake.callsOf('chat.update').map((c) => c.args.ts))).toEqual(
+        new Set([fake.posted(id, '#prod-approvals')[0]?.ts]),
+      );
+    });
+
+    it('DMs each eligible approver when dm_approvers is on, and updates the DMs', async () => {
+      await h.dispose();
+      h = await startSlackHarness(db, fake, {
+        dmApprovers: true,
+        publicUrl: 'https://countersign.example.com',
+      });
+      const agent2 = await h.key({ name: 'deploy-bot', kind: 'agent', owner: 'alice@example.com' });
+      const bob = await h.key({ email: 'bob@example.com', groups: ['sre'] });
+      await h.key({ email: 'alice@example.com', groups: ['sre'] });
+      await h.key({ email: 'carol@example.com', groups: ['sre'] });
+      await h.key({ email: 'dave@example.com', groups: ['dev'] });
+      await h.key({ email: 'erin@example.com', groups: ['sre'] }); // has no Slack account
+      const res = await h.submit(agent2, RESTART);
+      const id = res.body.id as string;
+      await vi.waitFor(
+        () =>
+          expect(
+            fake
+              .posted(id)
+              .map((m) => m.channel)
+              .sort(),
+          ).toEqual(['C0PROD', 'D0BOB', 'D0CAROL']),
+        wait,
+      );
+      // alice owns the agent: no DM for her; dave is not an approver.
+      const dm = fake.posted(id, 'dm:bob@example.com')[0];
+      expect(JSON.stringify(dm?.blocks)).toContain(`countersign.approve:${id}`);
+      expect(JSON.stringify(dm?.blocks)).toContain(`https://countersign.example.com/v1/requests/${id}`);
+      await h.approve(bob, id);
+      await vi.waitFor(
+        () =>
+          expect(new Set(fake.callsOf('chat.update').map((c) => c.args.channel))).toEqual(
+            new Set(['C0PROD', 'D0BOB', 'D0CAROL']),
+          ),
+        wait,
+      );
+      expect(JSON.stringify(fake.calls)).not.toContain(SECRET_TOKEN);
+    });
+
     it('delivers exactly once after a Slack outage, and the decision is never blocked', async () => {
       await fake.down();
       const res = await h.submit(agent, RESTART);
@@ -206,13 +274,16 @@ for (const backend of storeBackends()) {
       await vi.waitFor(
         async () => {
           const all = await h.store.listDeliveries(id);
-          expect(all.map((d) => d.status)).toEqual(['sent', 'sent', 'sent']);
+          expect(all.map((d) => d.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
         },
         { timeout: 20_000, interval: 50 },
       );
-      expect(fake.callsOf('chat.postMessage')).toHaveLength(1);
+      expect(fake.posted(id, '#prod-approvals')).toHaveLength(1);
+      expect(fake.posted(id, '@requester')).toHaveLength(1);
       // Whatever order they went in, the message shows the request as it is now: settled.
-      const shown = [...fake.callsOf('chat.postMessage'), ...fake.callsOf('chat.update')].at(-1);
+      const shown = [...fake.callsOf('chat.postMessage'), ...fake.callsOf('chat.update')]
+        .filter((c) => c.args.blocks !== undefined)
+        .at(-1);
       expect(JSON.stringify(shown?.args.blocks)).toContain('Outcome');
       expect((await h.store.getRequest(id))?.status).toBe('approved');
     });

@@ -127,6 +127,8 @@ export interface HarnessOptions {
   channels?: Config['channels'];
   /** Outbox worker timing, short in tests. */
   outbox?: OutboxTuning;
+  /** `public_url`: channel messages link to requests under it. */
+  publicUrl?: string;
 }
 
 /** Starts a gateway on `db` with `policyYaml`. Call `stop()` (and `db.cleanup()`) when done. */
@@ -151,6 +153,7 @@ export async function startHarness<H extends Harness = Harness>(
     audit: { ...defaultAuditConfig(), origin: 'countersign.test/audit', ...opts.audit },
     dlp: parseDlpConfig(opts.dlp),
     ...(opts.channels ? { channels: opts.channels } : {}),
+    publicUrl: opts.publicUrl ?? null,
   };
   const { systemClock } = await import('../../src/core/clock.js');
   const clock = opts.clock ?? systemClock;

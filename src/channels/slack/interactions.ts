@@ -5,6 +5,7 @@ import type { ActionRequest, Principal, Verdict } from '../../core/types.js';
 import { DENY_MODAL, escapeMrkdwn, parseActionId } from './message.js';
 import type { SlackPeople } from './people.js';
 import type { SlackApi } from './slack-api.js';
+import { requestLink } from '../channel.js';
 
 export interface InteractionDeps {
   api: SlackApi;
@@ -16,6 +17,8 @@ export interface InteractionDeps {
   /** Posts to a payload's `response_url` (an ephemeral answer to the clicking user). */
   respond: (responseUrl: string, body: Record<string, unknown>) => Promise<void>;
   logger: Logger;
+  /** `public_url`: a step-up answer links to the request under it. */
+  publicUrl: string | null;
 }
 
 interface SlackUser {
@@ -52,7 +55,7 @@ async function blockAction(p: Record<string, unknown>, deps: InteractionDeps): P
   const req = await deps.load(parsed.requestId);
   if (req === null) return void (await tell(`Request ${parsed.requestId} does not exist.`));
   if (req.approval?.stepUp && req.status === 'pending') {
-    return void (await tell(stepUpText(req.id)));
+    return void (await tell(stepUpText(req.id, deps.publicUrl)));
   }
   if (parsed.verb === 'deny') {
     try {
@@ -123,10 +126,12 @@ function refusalText(err: unknown): string {
   return `${why[err.code] ?? err.message} Nothing was changed.`;
 }
 
-function stepUpText(id: string): string {
+function stepUpText(id: string, publicUrl: string | null): string {
+  const link = requestLink(publicUrl, id);
   return (
     `This request needs a step-up approval: Slack clicks do not count for it. Approve it on the web or API ` +
-    `(\`countersign approve ${escapeMrkdwn(id)}\`, or \`POST /v1/requests/${escapeMrkdwn(id)}/approve\`).`
+    `(\`countersign approve ${escapeMrkdwn(id)}\`, or \`POST /v1/requests/${escapeMrkdwn(id)}/approve\`)` +
+    (link === null ? '.' : `: <${link}|open the request>.`)
   );
 }
 

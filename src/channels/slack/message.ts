@@ -1,4 +1,5 @@
 import type { RequestView } from '../../gateway/view.js';
+import { requestLink } from '../channel.js';
 
 /** A Block Kit block; loose on purpose, Slack validates the shape. */
 export type Block = Record<string, unknown>;
@@ -42,7 +43,7 @@ export function parseActionId(id: string): { verb: 'approve' | 'deny'; requestId
  * The approval message for a request as every route shows it (masked: invariant 8). Pending requests get
  * Approve and Deny buttons; settled ones show the outcome and who decided, with no buttons.
  */
-export function buildSlackMessage(view: RequestView): SlackMessage {
+export function buildSlackMessage(view: RequestView, publicUrl: string | null = null): SlackMessage {
   const e = escapeMrkdwn;
   const requester =
     `${e(view.requester.name)} (${view.requester.kind})` +
@@ -109,6 +110,10 @@ export function buildSlackMessage(view: RequestView): SlackMessage {
       });
     }
   }
+  const link = requestLink(publicUrl, view.id);
+  if (link !== null) {
+    blocks.push({ type: 'context', elements: [mrkdwn(`<${link}|Open request \`${e(view.id)}\`>`)] });
+  }
   if (view.status === 'pending') {
     blocks.push({
       type: 'actions',
@@ -127,6 +132,21 @@ export function buildSlackMessage(view: RequestView): SlackMessage {
   }
   const text = `${STATUS_LABEL[view.status]}: ${view.action} on ${view.resource} (${view.environment}) requested by ${view.requester.name}`;
   return { text, blocks };
+}
+
+/** The direct message that tells the person behind a request how it ended. */
+export function buildOutcomeText(view: RequestView, publicUrl: string | null = null): string {
+  const e = escapeMrkdwn;
+  const by = view.decidedBy && view.status !== 'expired' ? ` by ${e(view.decidedBy)}` : '';
+  const link = requestLink(publicUrl, view.id);
+  const comment = view.approval?.reviews.find((r) => r.verdict === 'deny')?.comment;
+  return (
+    `${STATUS_LABEL[view.status]}: \`${e(view.action)}\` on \`${e(view.resource)}\` (${e(view.environment)}), ` +
+    `requested by ${e(view.requester.name)}, is *${view.status}*${by}.` +
+    (comment ? ` Reason: “${e(comment)}”.` : '') +
+    ` Request \`${e(view.id)}\`` +
+    (link === null ? '.' : ` · <${link}|open it>`)
+  );
 }
 
 function mrkdwn(text: string): Block {

@@ -3,12 +3,14 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
 import { auditTree } from './0002-audit-tree.js';
 import { outbox } from './0003-outbox.js';
+import { channelMessages } from './0004-channel-messages.js';
 
 /** Every migration, by name; names sort in the order they must run. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-audit-tree': auditTree,
   '0003-outbox': outbox,
+  '0004-channel-messages': channelMessages,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
