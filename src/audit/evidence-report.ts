@@ -11,7 +11,7 @@ export interface EvidenceReport {
   /** Requests submitted in the window, and their outcomes by final event type. */
   requests: { submitted: number; outcomes: Record<string, number> };
   approvals: { requestId: string; at: string; approvers: unknown[]; decidedBy: unknown }[];
-  /** Separation-of-duties refusals, where recorded as events. */
+  /** Reviews refused for separation of duties (`review.refused` events): `type` is the error code. */
   refusals: { requestId: string | null; at: string; type: string; actor: string }[];
   expiries: { requestId: string | null; at: string; expiresAt: unknown }[];
   keyChanges: { type: string; at: string; actor: string; key: unknown }[];
@@ -58,8 +58,9 @@ export function buildEvidenceReport(
         decidedBy: r.data.decidedBy ?? null,
       });
     }
-    if (/refus|self_approval|forbidden/i.test(r.type)) {
-      report.refusals.push({ requestId: r.requestId, at: r.at, type: r.type, actor: who(r) });
+    if (r.type === 'review.refused') {
+      const code = typeof r.data.code === 'string' ? r.data.code : 'refused';
+      report.refusals.push({ requestId: r.requestId, at: r.at, type: code, actor: who(r) });
     }
     if (r.type === 'request.expired') {
       report.expiries.push({ requestId: r.requestId, at: r.at, expiresAt: r.data.expiresAt ?? null });
@@ -111,9 +112,9 @@ export function reportMarkdown(r: EvidenceReport): string {
   );
   section(
     'Separation-of-duties refusals',
-    ['request', 'at', 'event', 'who'],
+    ['request', 'at', 'refused with', 'who tried'],
     r.refusals.map((x) => [x.requestId, x.at, x.type, x.actor]),
-    'None recorded in the window (a refused review changes no state; the gateway answers it with SELF_APPROVAL_FORBIDDEN).',
+    'None in the window.',
   );
   section(
     'Expiries',

@@ -27,7 +27,7 @@ const ASSURANCE: Record<Channel, Assurance> = {
   teams: 'chat',
 };
 
-function actorOf(p: Principal, channel: Channel): AuditEventInput['actor'] {
+export function actorOf(p: Principal, channel: Channel): AuditEventInput['actor'] {
   return { id: p.id, kind: p.kind, personId: p.personId, channel };
 }
 
@@ -149,5 +149,29 @@ export function applyExpiry(req: ActionRequest, now: Date): Transition {
         data: { expiresAt: req.approval.expiresAt, onTimeout: req.approval.onTimeout },
       },
     ],
+  };
+}
+
+/** Review refusals that are evidence of a control working (separation of duties), and so are audited. */
+export const AUDITED_REFUSALS = new Set(['SELF_APPROVAL_FORBIDDEN', 'NOT_AN_APPROVER']);
+
+/**
+ * The audit event for a review that was refused for separation of duties: it changes no state, but an
+ * auditor must be able to see that someone tried (SOC 2 CC6.1, NIST AC-5).
+ */
+export function refusedReviewEvent(
+  requestId: string,
+  reviewer: Principal,
+  verdict: Verdict,
+  channel: Channel,
+  code: string,
+  now: Date,
+): AuditEventInput {
+  return {
+    type: 'review.refused',
+    at: now.toISOString(),
+    requestId,
+    actor: actorOf(reviewer, channel),
+    data: { verdict, code },
   };
 }

@@ -4,7 +4,14 @@ import type { Clock } from '../core/clock.js';
 import { actionDigest } from '../core/digest.js';
 import { CountersignError } from '../core/errors.js';
 import { initialStatus, isTerminal } from '../core/lifecycle.js';
-import { applyCancel, applyExpiry, applyReview, type Transition } from '../core/transitions.js';
+import {
+  applyCancel,
+  applyExpiry,
+  applyReview,
+  AUDITED_REFUSALS,
+  refusedReviewEvent,
+  type Transition,
+} from '../core/transitions.js';
 import type {
   ActionRequest,
   AuditEventInput,
@@ -297,9 +304,17 @@ export class Gateway {
     comment: string | null,
     channel: Channel,
   ): Promise<ActionRequest> {
-    const next = await this.#transition(id, (req) =>
-      applyReview(req, principal, verdict, comment, channel, this.#d.clock.now()),
-    );
+    let next: ActionRequest;
+    try {
+      next = await this.#transition(id, (req) =>
+        applyReview(req, principal, verdict, comment, channel, this.#d.clock.now()),
+      );
+    } catch (err) {
+      if (err instanceof CountersignError && AUDITED_REFUSALS.has(err.code)) {
+        await this.#auditRefusal(id, principal, verdict, channel, err.code);
+      }
+      throw err;
+    }
     const review = next.approval?.reviews.at(-1);
     if (review) this.#hook('requestReviewed', () => this.#d.hooks?.requestReviewed?.(next, review));
     return next;
@@ -389,6 +404,17 @@ export class Gateway {
       return next;
     }
     throw new CountersignError('UNAVAILABLE', `request ${id} is too contended right now; retry`);
+  }
+
+  /** Records a refused review; a failure to record it is logged, and the caller still gets the refusal. */
+  async #auditRefusal(id: string, p: Principal, verdict: Verdict, channel: Channel, code: string) {
+    try {
+      await this.#d.store.appendAuditEvents([
+        refusedReviewEvent(id, p, verdict, channel, code, this.#d.clock.now()),
+      ]);
+    } catch (err) {
+      this.#d.logger.error({ err, requestId: id, code }, 'could not audit a refused review');
+    }
   }
 
   #deliveries(req: ActionRequest, kind: DeliveryKind): NewDelivery[] {

@@ -42,6 +42,7 @@ for (const backend of storeBackends()) {
       dir = await mkdtemp(join(tmpdir(), 'countersign-audit-cli-'));
       const agent = await h.key({ kind: 'agent', name: 'bot', owner: 'dana@example.com' });
       const alice = await h.key({ email: 'alice@example.com', groups: ['platform'] });
+      const dana = await h.key({ email: 'dana@example.com', groups: ['platform'] });
       flags = { url: h.running.url, token: await h.key({ email: 'audrey@example.com', roles: ['auditor'] }) };
       for (let i = 0; i < 4; i++) {
         const id = (await h.submit(agent, { action: 'deploy.run', parameters: { i } })).body.id as string;
@@ -49,6 +50,9 @@ for (const backend of storeBackends()) {
         else await h.deny(alice, id, 'no');
       }
       await h.submit(agent, { action: 'read.logs' });
+      // The agent's owner tries to approve its request: refused, and on the record.
+      const own = (await h.submit(agent, { action: 'deploy.run', parameters: { i: 9 } })).body.id as string;
+      expect((await h.approve(dana, own)).body.error.code).toBe('SELF_APPROVAL_FORBIDDEN');
 
       const io = captureIo();
       expect(await auditCheckpoint(flags, io)).toBe(0);
@@ -141,7 +145,7 @@ for (const backend of storeBackends()) {
       expect(io.stdout()).toMatch(/signature|key/i);
     });
 
-    it('reports evidence from a fresh checkpoint: outcomes, approvers, key changes', async () => {
+    it('reports evidence from a fresh checkpoint: outcomes, approvers, refusals, key changes', async () => {
       const md = captureIo();
       expect(await auditReport({ ...flags, since: '1d' }, md)).toBe(0);
       const text = md.stdout();
@@ -156,6 +160,13 @@ for (const backend of storeBackends()) {
         report.approvals.filter((a: { approvers: string[] }) => a.approvers.includes('alice@example.com')),
       ).toHaveLength(2);
       expect(report.keyChanges.length).toBeGreaterThanOrEqual(3);
+      expect(report.refusals).toEqual([
+        expect.objectContaining({
+          type: 'SELF_APPROVAL_FORBIDDEN',
+          actor: expect.stringContaining('dana@example.com'),
+        }),
+      ]);
+      expect(text).toMatch(/Separation-of-duties refusals[\s\S]*SELF_APPROVAL_FORBIDDEN/);
     });
 
     it('fails clearly without the auditor role', async () => {

@@ -103,6 +103,12 @@ for (const backend of storeBackends()) {
       const r = await h.approve(dana, sub.body.id);
       expect(r.status).toBe(403);
       expect(r.body.error.code).toBe('SELF_APPROVAL_FORBIDDEN');
+      // The attempt changes no state, but it is evidence for auditors: one review.refused event.
+      expect(await h.auditTypes(sub.body.id)).toEqual(['request.submitted', 'review.refused']);
+      const [refused] = (await h.store.listAuditEvents(0, 100)).filter((e) => e.type === 'review.refused');
+      expect(refused?.actor.personId).toBe('dana@example.com');
+      expect(refused?.data).toEqual({ verdict: 'approve', code: 'SELF_APPROVAL_FORBIDDEN' });
+      expect((await h.store.getRequest(sub.body.id))?.version).toBe(1);
     });
 
     it('refuses the onBehalfOf person, verified or not', async () => {
