@@ -1,4 +1,5 @@
 /** The webhook channel on its own: signing, what counts as delivered, secrets, ids, targets. */
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { FakeClock, systemClock } from '../../src/core/clock.js';
 import { DELIVERY_KINDS } from '../../src/store/store.js';
 import { toView } from '../../src/gateway/view.js';
 import { makeRequest } from './fixtures.js';
+import { Webhook } from 'standardwebhooks';
 import { newSecret, verify, WebhookReceiver } from './webhooks-receiver.js';
 
 const SETTING = 'channels.webhooks[ops].secret';
@@ -68,6 +70,25 @@ describe('webhook delivery', () => {
     expect(verify(receiver.secret, body, { ...r!.headers, 'webhook-id': 'msg_other' })).toBe(
       'No matching signature found',
     );
+  });
+
+  it('signs what docs/integrations/webhooks.md says: HMAC-SHA256 over id.timestamp.body, decoded key', async () => {
+    await channel([{ url: receiver.url, secret: receiver.secret }]).deliver(delivery());
+    const { headers, body } = receiver.received[0]!;
+    const key = Buffer.from(receiver.secret.slice('whsec_'.length), 'base64');
+    const signed = `${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`;
+    const mac = createHmac('sha256', key).update(signed).digest('base64');
+    expect(headers['webhook-signature']).toBe(`v1,${mac}`);
+  });
+
+  it("computes the docs' worked example", () => {
+    // The docs' example secret is base64 of an ASCII phrase: obviously not a secret.
+    const secret = `whsec_${Buffer.from('countersign-docs-example-secret!').toString('base64')}`;
+    expect(secret).toBe('whsec_Y291bnRlcnNpZ24tZG9jcy1leGFtcGxlLXNlY3JldCE=');
+    const body =
+      '{"type":"request.expired","timestamp":"2026-01-01T00:00:00.000Z","data":{"request":{"id":"req_example","status":"expired"},"link":null}}';
+    const signature = 'v1,JJ5kV59dzLHnlcvPK582WDG7+6BbuVY4VsvDBjAEnYI=';
+    expect(new Webhook(secret).sign('msg_docs-example', new Date(1767225600 * 1000), body)).toBe(signature);
   });
 
   it('signs with the send time: a stale timestamp fails verification', async () => {
