@@ -48,84 +48,102 @@ export async function startGateway(
     logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
   const store = guardStore(options.store ?? (await openStore(config.storage)));
   logger.info({ storage: redactUrl(config.storage) }, 'store ready');
+  // What started so far, stopped in reverse if a later step fails (a bad channel secret, a port in use),
+  // so a failed start leaves no worker running and no store open.
+  const started: (() => unknown)[] = [() => store.close()];
+  try {
+    // The audit log's keys: loaded or generated before the first request can be written.
+    const signing = await loadSigningKey({ ...config.audit, dataDir: config.dataDir });
+    logger.info(
+      { source: signing.source, path: signing.path, verifierKey: signing.signer.verifierKey },
+      'audit signing key ready',
+    );
+    const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
 
-  // The audit log's keys: loaded or generated before the first request can be written.
-  const signing = await loadSigningKey({ ...config.audit, dataDir: config.dataDir });
-  logger.info(
-    { source: signing.source, path: signing.path, verifierKey: signing.signer.verifierKey },
-    'audit signing key ready',
-  );
-  const payloadKeys = await loadPayloadKeyring(config.audit, config.dataDir);
+    const channels = await startChannels(config.channels, {
+      store,
+      clock,
+      logger,
+      publicUrl: config.publicUrl,
+      ...(options.outbox ? { tuning: options.outbox } : {}),
+    });
+    if (channels) started.push(() => channels.stop());
+    let sweeper: ExpirySweeper | null = null;
+    const scanner = options.scanner ?? createScanner(config.dlp);
+    const gateway = new Gateway({
+      store,
+      policy: () => policy,
+      clock,
+      logger,
+      onDeadline: (at) => sweeper?.deadlineAdded(at),
+      sealPayload: (requestId, payload) => sealPayload(payloadKeys, requestId, payload),
+      inspect: (submitted) => inspectSubmission(scanner, config.dlp.trusted_destinations, submitted),
+      ...channels?.gatewayDeps,
+    });
+    sweeper = new ExpirySweeper(gateway, store, clock, logger);
+    await sweeper.start();
+    const sweeping = sweeper;
+    started.push(() => sweeping.stop());
+    const checkpointer = new Checkpointer({
+      store,
+      signer: signing.signer,
+      origin: config.audit.origin,
+      clock,
+      logger,
+      everyEvents: config.audit.checkpointEveryEvents,
+      intervalMs: config.audit.checkpointIntervalMs,
+    });
+    await checkpointer.start();
+    started.push(() => checkpointer.stop());
 
-  const channels = await startChannels(config.channels, {
-    store,
-    clock,
-    logger,
-    publicUrl: config.publicUrl,
-    ...(options.outbox ? { tuning: options.outbox } : {}),
-  });
-  let sweeper: ExpirySweeper | null = null;
-  const scanner = options.scanner ?? createScanner(config.dlp);
-  const gateway = new Gateway({
-    store,
-    policy: () => policy,
-    clock,
-    logger,
-    onDeadline: (at) => sweeper?.deadlineAdded(at),
-    sealPayload: (requestId, payload) => sealPayload(payloadKeys, requestId, payload),
-    inspect: (submitted) => inspectSubmission(scanner, config.dlp.trusted_destinations, submitted),
-    ...channels?.gatewayDeps,
-  });
-  sweeper = new ExpirySweeper(gateway, store, clock, logger);
-  await sweeper.start();
-  const checkpointer = new Checkpointer({
-    store,
-    signer: signing.signer,
-    origin: config.audit.origin,
-    clock,
-    logger,
-    everyEvents: config.audit.checkpointEveryEvents,
-    intervalMs: config.audit.checkpointIntervalMs,
-  });
-  await checkpointer.start();
-
-  const app = await buildApp({
-    gateway,
-    store,
-    authenticate: (token) => authenticateApiKey(store, clock, token),
-    logger,
-    requestsPerMinute: config.limits.requestsPerMinute,
-    bodyBytes: config.limits.bodyBytes,
-    version: VERSION,
-    audit: { checkpointer, payloadKeys, clock },
-    trustedDestinations: config.dlp.trusted_destinations,
-    integrations: channels?.integrations(gateway) ?? [],
-  });
-  let url = '';
-  if (options.listen !== false) {
-    await app.listen({ host: config.listen.host, port: config.listen.port });
-    const addr = app.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
-    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-    url = `http://${host}:${port}`;
-  } else {
-    await app.ready();
+    const app = await buildApp({
+      gateway,
+      store,
+      authenticate: (token) => authenticateApiKey(store, clock, token),
+      logger,
+      requestsPerMinute: config.limits.requestsPerMinute,
+      bodyBytes: config.limits.bodyBytes,
+      version: VERSION,
+      audit: { checkpointer, payloadKeys, clock },
+      trustedDestinations: config.dlp.trusted_destinations,
+      integrations: channels?.integrations(gateway) ?? [],
+    });
+    started.push(() => app.close());
+    let url = '';
+    if (options.listen !== false) {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+      const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+      url = `http://${host}:${port}`;
+    } else {
+      await app.ready();
+    }
+    const running = sweeper;
+    return {
+      app,
+      gateway,
+      store,
+      sweeper: running,
+      checkpointer,
+      channels,
+      url,
+      async close() {
+        running.stop();
+        checkpointer.stop();
+        await app.close();
+        await channels?.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch (cleanupErr) {
+        logger.warn({ err: cleanupErr }, 'cleanup after a failed start failed');
+      }
+    }
+    throw err;
   }
-  const running = sweeper;
-  return {
-    app,
-    gateway,
-    store,
-    sweeper: running,
-    checkpointer,
-    channels,
-    url,
-    async close() {
-      running.stop();
-      checkpointer.stop();
-      await app.close();
-      await channels?.stop();
-      await store.close();
-    },
-  };
 }
