@@ -6,6 +6,7 @@ import type { ChannelDeps, ChannelModule } from './channel.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './outbox-worker.js';
 import { planDeliveries } from './routing.js';
 import { startSlack } from './slack/start-slack.js';
+import { startTeams } from './teams/start-teams.js';
 import { startWebhooks } from './webhook/start-webhooks.js';
 
 export type OutboxTuning = Partial<
@@ -32,6 +33,7 @@ export async function startChannels(
 ): Promise<RunningChannels | null> {
   const modules: ChannelModule[] = [];
   if (config?.slack) modules.push(await startSlack(config.slack, deps));
+  if (config?.teams) modules.push(await startTeams(config.teams, deps));
   if (config?.webhooks) modules.push(await startWebhooks(config.webhooks, deps));
   if (modules.length === 0) return null;
   const { store, clock, logger } = deps;
