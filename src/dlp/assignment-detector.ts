@@ -32,6 +32,7 @@ const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 export const assignmentDetector: BuiltinDetector = {
   type: 'generic_api_key',
   trigger: '[=:]',
+  lead: { first: '[=:]' },
   confirm(text, start, _end, hit) {
     let ne = start;
     while (ne > 0 && isSpace(text.charCodeAt(ne - 1))) ne--;

@@ -1,10 +1,11 @@
 import { isAlnum, isDigit, keywordBefore } from './chars.js';
-import type { BuiltinDetector, Hit } from './detector.js';
+import type { BuiltinDetector, Hit, Lead } from './detector.js';
 import { IBAN_LENGTHS } from './iban-lengths.js';
 import { ibanValid, luhnValid, ssnValid } from './validators.js';
 
 // Numbers start at a token boundary and run at least 7 characters.
 const NUMBER_TRIGGER = '(?<![0-9A-Za-z_.+-])[+(]?[0-9][0-9 ().-]{6}';
+const NUMBER_LEAD: Lead = { before: '[^0-9A-Za-z_.+-]', first: '[+(0-9]', second: '[0-9 ().-]' };
 
 function set(hit: Hit, type: string, start: number, end: number): true {
   hit.type = type;
@@ -33,6 +34,7 @@ const RESERVED_DOMAIN = /(?:^|\.)(?:example\.(?:com|net|org)|example|test|invali
 const email: BuiltinDetector = {
   type: 'email',
   trigger: '@',
+  lead: { first: '@' },
   pattern: '@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+',
   confirm(text, start, end, hit) {
     let ls = start;
@@ -57,6 +59,7 @@ const NANP = /(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}([-. ]))[2-9][0-9]{2}([-.])[0-
 const phone: BuiltinDetector = {
   type: 'phone_number',
   trigger: NUMBER_TRIGGER,
+  lead: NUMBER_LEAD,
   pattern:
     '\\+[1-9][0-9 ().-]{6,20}[0-9]|(?:\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[-. ])[2-9][0-9]{2}[-.][0-9]{4}',
   confirm(text, start, end, hit) {
@@ -93,6 +96,7 @@ const SSN_WORDS = ['ssn', 'social security', 'social sec', 'ss#', 'ss #'];
 const ssn: BuiltinDetector = {
   type: 'us_ssn',
   trigger: NUMBER_TRIGGER,
+  lead: NUMBER_LEAD,
   pattern: '[0-9]{3}[- ]?[0-9]{2}[- ]?[0-9]{4}',
   confirm(text, start, end, hit) {
     if (numberBefore(text, start) || numberContinues(text, end)) return false;
@@ -130,6 +134,7 @@ const GROUP = /[0-9]+/y;
 const creditCard: BuiltinDetector = {
   type: 'credit_card',
   trigger: NUMBER_TRIGGER,
+  lead: NUMBER_LEAD,
   pattern: '[0-9]{4}[ -]?[0-9]{4}',
   confirm(text, start, _end, hit) {
     if (numberBefore(text, start)) return false;
@@ -180,6 +185,7 @@ const IBAN_PLAIN = /[A-Z0-9]*/y;
 const iban: BuiltinDetector = {
   type: 'iban',
   trigger: '(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}',
+  lead: { before: '[^A-Za-z0-9]', first: '[A-Z]', second: '[A-Z]' },
   pattern: '[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}',
   confirm(text, start, _end, hit) {
     if (isAlnum(text.charCodeAt(start - 1))) return false;
@@ -215,6 +221,7 @@ const VERSION_WORDS = ['version', 'ver ', 'ver.', 'ver:', 'ver=', 'release', 'bu
 const ipv4: BuiltinDetector = {
   type: 'ipv4',
   trigger: NUMBER_TRIGGER,
+  lead: NUMBER_LEAD,
   pattern: `${OCTET}(?:\\.${OCTET}){3}`,
   confirm(text, start, end, hit) {
     if (numberBefore(text, start) || numberContinues(text, end)) return false;

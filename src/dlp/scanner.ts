@@ -2,10 +2,11 @@ import { assignmentDetector } from './assignment-detector.js';
 import { parseDlpConfig, type DlpConfig } from './config.js';
 import { compileAllowlist, compileCustom, type CompiledCustom } from './custom-detectors.js';
 import { DATA_DETECTORS } from './data-detectors.js';
-import type { BuiltinDetector, Hit } from './detector.js';
+import type { BuiltinDetector, Hit, Lead } from './detector.js';
 import { formatJsonPath } from './json-path.js';
 import { assignedSecretType, KeyKind, keyKind } from './key-names.js';
 import { keywordBefore } from './chars.js';
+import { LeadTable } from './lead-table.js';
 import { SECRET_DETECTORS } from './secret-detectors.js';
 import { TYPE_INFO } from './type-info.js';
 import type { DlpFinding, Span } from './types.js';
@@ -30,8 +31,9 @@ interface RawHit extends Span {
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token|token|bearer) +/;
 
 /**
- * Builds a scanner. All built-in triggers are joined into one regex, so a string is read once; only
- * trigger matches pay for validation. Throws DlpConfigError on a bad config (naming the detector).
+ * Builds a scanner. A string is read once: at each position a lead table says which built-in triggers
+ * could match there, only those run, and only trigger matches pay for validation. Throws DlpConfigError on
+ * a bad config (naming the detector).
  */
 export function createScanner(config?: DlpConfig): Scanner {
   const parsed = parseDlpConfig(config);
@@ -42,15 +44,22 @@ export function createScanner(config?: DlpConfig): Scanner {
       ? !disabled.has('generic_api_key') || !disabled.has('aws_secret_access_key')
       : !disabled.has(d.type),
   );
-  // Detectors that share a trigger form one group: one alternative of the combined regex.
-  const groups: { trigger: string; members: { d: BuiltinDetector; pattern: RegExp | null }[] }[] = [];
+  // Detectors that share a trigger form one group, tried in the order of ALL_BUILTINS at each position.
+  const groups: {
+    source: string;
+    trigger: RegExp;
+    members: { d: BuiltinDetector; pattern: RegExp | null }[];
+  }[] = [];
+  const leads: Lead[] = [];
   for (const d of builtins) {
-    let g = groups.find((x) => x.trigger === d.trigger);
-    if (!g) groups.push((g = { trigger: d.trigger, members: [] }));
+    let g = groups.find((x) => x.source === d.trigger);
+    if (!g) {
+      groups.push((g = { source: d.trigger, trigger: new RegExp(d.trigger, 'y'), members: [] }));
+      leads.push(d.lead);
+    }
     g.members.push({ d, pattern: d.pattern === undefined ? null : new RegExp(d.pattern, 'y') });
   }
-  const combined = new RegExp(groups.map((g) => `(${g.trigger})`).join('|'), 'g');
-  const stickies = groups.map((g) => new RegExp(g.trigger, 'y'));
+  const leadTable = new LeadTable(leads);
   const custom: CompiledCustom[] = compileCustom(parsed.detectors);
   const allowed = compileAllowlist(parsed.allowlist);
   const enabled = (type: string) => !disabled.has(type);
@@ -80,13 +89,13 @@ export function createScanner(config?: DlpConfig): Scanner {
     return false;
   }
 
-  function confirmAt(text: string, index: number, length: number, first: number): boolean {
-    if (confirmGroup(text, index, index + length, first)) return true;
-    // The first trigger did not hold up: later groups may still match at the same index.
-    for (let j = first + 1; j < groups.length; j++) {
-      const re = stickies[j]!;
+  /** Tries the groups in `candidates` (a bit set, lowest group first) whose trigger matches at `index`. */
+  function confirmAt(text: string, index: number, candidates: number): boolean {
+    for (let bits = candidates; bits !== 0; bits &= bits - 1) {
+      const g = 31 - Math.clz32(bits & -bits);
+      const re = groups[g]!.trigger;
       re.lastIndex = index;
-      if (re.test(text) && confirmGroup(text, index, re.lastIndex, j)) return true;
+      if (re.test(text) && confirmGroup(text, index, re.lastIndex, g)) return true;
     }
     return false;
   }
@@ -94,17 +103,12 @@ export function createScanner(config?: DlpConfig): Scanner {
   /** Scans one string; `key` is the JSON member name it is the value of, if any. */
   function scanString(text: string, key: string | undefined): RawHit[] | null {
     let out: RawHit[] | null = null;
-    combined.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = combined.exec(text)) !== null) {
-      let g = 1;
-      while (m[g] === undefined) g++;
-      const index = m.index;
-      if (confirmAt(text, index, m[0].length, g - 1)) {
+    for (let i = leadTable.find(text, 0); i >= 0;) {
+      if (confirmAt(text, i, leadTable.groups)) {
         push((out ??= []), text, hit.type, hit.start, hit.end);
-        combined.lastIndex = Math.max(hit.resume, index + 1);
+        i = leadTable.find(text, Math.max(hit.resume, i + 1));
       } else {
-        combined.lastIndex = index + 1;
+        i = leadTable.find(text, i + 1);
       }
     }
     if (key !== undefined && (out === null || out.length === 0)) {

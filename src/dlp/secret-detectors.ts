@@ -1,5 +1,5 @@
 import { isAlnum, isTokenChar, standsAlone } from './chars.js';
-import type { BuiltinDetector, Hit } from './detector.js';
+import type { BuiltinDetector, Hit, Lead } from './detector.js';
 import { isPlaceholder, jwtHeaderValid, jwtPayloadValid, shannonEntropy } from './validators.js';
 
 const isAlnumOrUnderscore = (c: number) => isAlnum(c) || c === 95;
@@ -19,6 +19,7 @@ function set(hit: Hit, type: string, start: number, end: number, resume = end): 
 function prefixed(
   type: string,
   trigger: string,
+  lead: Lead,
   pattern: string,
   prefixLength: number,
   minEntropy: number,
@@ -27,6 +28,7 @@ function prefixed(
   return {
     type,
     trigger,
+    lead,
     pattern,
     confirm(text, start, end, hit) {
       if (!standsAlone(text, start, end, inner)) return false;
@@ -50,6 +52,7 @@ function pemBodyEnd(text: string, from: number): number {
 const privateKey: BuiltinDetector = {
   type: 'private_key',
   trigger: '-----BEGIN ',
+  lead: { first: '-', second: '-' },
   pattern: '-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----',
   confirm(text, start, end, hit) {
     const label = text.slice(start + PEM_BEGIN.length, end - 5);
@@ -71,6 +74,7 @@ const privateKey: BuiltinDetector = {
 const jwt: BuiltinDetector = {
   type: 'jwt',
   trigger: 'eyJ',
+  lead: { first: 'e', second: 'y' },
   pattern: 'eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*',
   confirm(text, start, end, hit) {
     if (!standsAlone(text, start, end, (c) => isTokenChar(c) || c === 46)) return false;
@@ -88,6 +92,7 @@ const PASSWORD_PLACEHOLDERS = /^(?:pass|password|passwd|pwd|secret|\*+|x+|\.+)$/
 const passwordInUrl: BuiltinDetector = {
   type: 'password_in_url',
   trigger: '://',
+  lead: { first: ':', second: '/' },
   pattern: '://[^\\s/?#@:"\'<>]*:[^\\s/?#@"\'<>]+@',
   confirm(text, start, end, hit) {
     if (!isAlnum(text.charCodeAt(start - 1))) return false;
@@ -104,6 +109,7 @@ const passwordInUrl: BuiltinDetector = {
 const slackWebhook: BuiltinDetector = {
   type: 'slack_webhook_url',
   trigger: 'https://hooks\\.slack\\.com/',
+  lead: { first: 'h', second: 't' },
   pattern: 'https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+',
   confirm(text, start, end, hit) {
     const last = text.lastIndexOf('/', end - 1) + 1;
@@ -117,6 +123,7 @@ const slackWebhook: BuiltinDetector = {
 const slackToken: BuiltinDetector = {
   type: 'slack_token',
   trigger: 'xox[abposre]-|xapp-',
+  lead: { first: 'x', second: '[oa]' },
   pattern: 'xox[abposre]-[0-9]{6,}-[0-9A-Za-z-]{10,}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[A-Za-z0-9]{16,}',
   confirm(text, start, end, hit) {
     if (!standsAlone(text, start, end, isTokenChar) || end - start < 30) return false;
@@ -126,12 +133,15 @@ const slackToken: BuiltinDetector = {
   },
 };
 
+const SK_LEAD: Lead = { first: 's', second: 'k' };
+
 export const SECRET_DETECTORS: readonly BuiltinDetector[] = [
   privateKey,
   jwt,
   prefixed(
     'aws_access_key_id',
     'A(?:KIA|SIA|BIA|CCA)',
+    { first: 'A', second: '[KSBC]' },
     '(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}',
     4,
     2.8,
@@ -140,6 +150,7 @@ export const SECRET_DETECTORS: readonly BuiltinDetector[] = [
   prefixed(
     'github_token',
     'gh[pousr]_|github_pat_',
+    { first: 'g', second: '[hi]' },
     'gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}',
     4,
     3.5,
@@ -148,6 +159,7 @@ export const SECRET_DETECTORS: readonly BuiltinDetector[] = [
   prefixed(
     'gitlab_token',
     'gl(?:pat|dt|ptt|rt|soat|cbt|ft|imt|oas)-',
+    { first: 'g', second: 'l' },
     'gl(?:pat|dt|ptt|rt|soat|cbt|ft|imt|oas)-[A-Za-z0-9_-]{20,}',
     6,
     3.3,
@@ -157,16 +169,25 @@ export const SECRET_DETECTORS: readonly BuiltinDetector[] = [
   prefixed(
     'stripe_secret_key',
     '[rs]k_(?:live|test)_',
+    { first: '[rs]', second: 'k' },
     '[rs]k_(?:live|test)_[A-Za-z0-9]{24,}',
     8,
     3.5,
     isAlnumOrUnderscore,
   ),
-  prefixed('google_api_key', 'AIza', 'AIza[0-9A-Za-z_-]{35}', 4, 3.5),
-  prefixed('anthropic_api_key', 'sk-', 'sk-ant-(?:api|admin|oat|sid)[0-9]{2}-[A-Za-z0-9_-]{40,}', 14, 3.5),
+  prefixed('google_api_key', 'AIza', { first: 'A', second: 'I' }, 'AIza[0-9A-Za-z_-]{35}', 4, 3.5),
+  prefixed(
+    'anthropic_api_key',
+    'sk-',
+    SK_LEAD,
+    'sk-ant-(?:api|admin|oat|sid)[0-9]{2}-[A-Za-z0-9_-]{40,}',
+    14,
+    3.5,
+  ),
   prefixed(
     'openai_api_key',
     'sk-',
+    SK_LEAD,
     'sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}',
     3,
     3.5,
