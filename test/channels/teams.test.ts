@@ -271,6 +271,10 @@ for (const backend of storeBackends()) {
       const res = await h.activity(message);
       expect(res.status).toBe(200);
       expect(res.body).toBe('');
+      // What an admin needs to name the conversation in config is in the log.
+      expect(logs.join('\n')).toMatch(
+        /"conversationId":"19:ops-approvals@thread\.tacv2;messageid=[^"]*".*"serviceUrl"/,
+      );
       expect((await h.activity(message, { header: null })).status).toBe(401);
     });
 

@@ -43,7 +43,21 @@ export async function handleTeamsActivity(
   conv: ConversationRef | null,
   deps: InvokeDeps,
 ): Promise<InvokeResponse | undefined> {
-  if (activity.type !== 'invoke' || activity.name !== ADAPTIVE_CARD_ACTION) return undefined;
+  if (activity.type !== 'invoke' || activity.name !== ADAPTIVE_CARD_ACTION) {
+    // Installing the app or adding the bot to a team sends one of these: its conversation id and service
+    // URL are what channels.teams.conversations needs, so they are logged (neither is a secret).
+    const c = (activity.conversation ?? {}) as { id?: unknown; conversationType?: unknown };
+    deps.logger.info(
+      {
+        activityType: activity.type,
+        conversationId: c.id,
+        conversationType: c.conversationType,
+        serviceUrl: activity.serviceUrl,
+      },
+      'Teams activity (not a card action): nothing to do',
+    );
+    return undefined;
+  }
   const value = (activity.value ?? {}) as { action?: { verb?: unknown; data?: unknown } };
   const verb = value.action?.verb;
   const data = (value.action?.data ?? {}) as { requestId?: unknown; comment?: unknown };
@@ -105,9 +119,10 @@ function refusalText(err: CountersignError): string {
   const why: Record<string, string> = {
     SELF_APPROVAL_FORBIDDEN:
       'You cannot review this request: you asked for it, own the agent that asked, or it acts for you.',
-    NOT_AN_APPROVER: `You are not an approver of this request. ${err.message}`,
+    // The gateway's own words say why (who the approvers are; that agents never review).
+    NOT_AN_APPROVER: `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`,
     ALREADY_REVIEWED: 'You have already reviewed this request.',
-    ALREADY_DECIDED: `This request is already settled. ${err.message}`,
+    ALREADY_DECIDED: `This request is already settled: ${err.message}.`,
     NOT_FOUND: 'This request does not exist.',
   };
   return `${why[err.code] ?? err.message} Nothing was changed.`;
