@@ -22,7 +22,9 @@ const isValueEnd = (c: number) =>
 const AUTH_SCHEME = /(?:Bearer|Basic|Token|token|bearer) +/y;
 
 // Last letters of the key words (key, secret, token, password, pwd, credentials, auth, passphrase, bearer, …).
-const NAME_ENDINGS = new Set([...'ytndslher'].map((c) => c.charCodeAt(0)));
+const ENDING_LETTERS = 'ytndslher';
+const NAME_ENDINGS = new Set([...ENDING_LETTERS].map((c) => c.charCodeAt(0)));
+const NAME_END = `[${ENDING_LETTERS}${ENDING_LETTERS.toUpperCase()}"' \t]`;
 const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
 /**
@@ -31,8 +33,10 @@ const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
  */
 export const assignmentDetector: BuiltinDetector = {
   type: 'generic_api_key',
-  trigger: '[=:]',
-  lead: { first: '[=:]' },
+  // Right before the `=` or `:` comes the name's last letter, a quote or a space (`confirm` checks which):
+  // this keeps the scanner from stopping at every `10:22` or `?page=2`.
+  trigger: `(?<=${NAME_END})[=:]`,
+  lead: { first: '[=:]', before: NAME_END },
   confirm(text, start, _end, hit) {
     let ne = start;
     while (ne > 0 && isSpace(text.charCodeAt(ne - 1))) ne--;
