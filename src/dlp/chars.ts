@@ -25,7 +25,24 @@ export function keywordBefore(
   window: number,
   words: readonly string[],
 ): boolean {
-  const before = text.slice(Math.max(0, start - window), start).toLowerCase();
-  for (const w of words) if (before.includes(w)) return true;
+  const from = Math.max(0, start - window);
+  // Plain ASCII (the usual case) is lower-cased on the fly; anything else takes toLowerCase's rules.
+  for (let i = from; i < start; i++) {
+    if (text.charCodeAt(i) >= 128) {
+      const before = text.slice(from, start).toLowerCase();
+      return words.some((w) => before.includes(w));
+    }
+  }
+  for (const w of words)
+    for (let at = from; at + w.length <= start; at++) if (asciiWordAt(text, at, w)) return true;
   return false;
+}
+
+/** True when `word` (lower case) occurs at `text[at]`, comparing ASCII letters without case. */
+function asciiWordAt(text: string, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) {
+    const c = text.charCodeAt(at + k);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== word.charCodeAt(k)) return false;
+  }
+  return true;
 }

@@ -1,11 +1,18 @@
 // Member names that RFC 9535 allows in dot notation; everything else goes in brackets.
 const SHORTHAND = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+// Member names repeat across a document (every log line has its `ts`), so their segments are kept.
+const memberSegments = new Map<string, string>();
+
 /** One step of a JSONPath: `.name` / `['na-me']` for a member, `[3]` for an index. */
 export function pathSegment(key: string | number): string {
   if (typeof key === 'number') return `[${key}]`;
-  if (SHORTHAND.test(key)) return `.${key}`;
-  return `['${escapeName(key)}']`;
+  let segment = memberSegments.get(key);
+  if (segment === undefined) {
+    segment = SHORTHAND.test(key) ? `.${key}` : `['${escapeName(key)}']`;
+    if (memberSegments.size < 10_000 && key.length <= 64) memberSegments.set(key, segment);
+  }
+  return segment;
 }
 
 /** Formats a normalized JSONPath, e.g. `$.a.b[0]` or `$['key-with-dashes']`. */

@@ -9,7 +9,7 @@ import { keywordBefore } from './chars.js';
 import { LeadTable } from './lead-table.js';
 import { SECRET_DETECTORS } from './secret-detectors.js';
 import { TYPE_INFO } from './type-info.js';
-import type { DlpFinding, Span } from './types.js';
+import type { DlpClass, DlpFinding, DlpSeverity } from './types.js';
 
 export interface Scanner {
   /** Scans every string in a JSON value; paths start at `rootPath` (default `$`). */
@@ -21,12 +21,6 @@ export interface Scanner {
 // Order matters where two triggers match at the same index: the specific formats come first,
 // the key-word assignment (generic_api_key) last.
 const ALL_BUILTINS: readonly BuiltinDetector[] = [...SECRET_DETECTORS, ...DATA_DETECTORS, assignmentDetector];
-
-interface RawHit extends Span {
-  type: string;
-  severity: DlpFinding['severity'];
-  class: DlpFinding['class'];
-}
 
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token|token|bearer) +/;
 
@@ -65,11 +59,11 @@ export function createScanner(config?: DlpConfig): Scanner {
   const enabled = (type: string) => !disabled.has(type);
   const hit: Hit = { type: '', start: 0, end: 0, resume: 0 };
 
-  function push(out: RawHit[], text: string, type: string, start: number, end: number): void {
+  function push(out: DlpFinding[], text: string, type: string, start: number, end: number): void {
     if (!enabled(type)) return;
     if (allowed !== null && allowed(text.slice(start, end))) return;
     const info = TYPE_INFO[type]!;
-    out.push({ type, severity: info.severity, class: info.class, start, end });
+    out.push(finding(type, info.severity, info.class, start, end));
   }
 
   function confirmGroup(text: string, index: number, triggerEnd: number, g: number): boolean {
@@ -101,8 +95,8 @@ export function createScanner(config?: DlpConfig): Scanner {
   }
 
   /** Scans one string; `key` is the JSON member name it is the value of, if any. */
-  function scanString(text: string, key: string | undefined): RawHit[] | null {
-    let out: RawHit[] | null = null;
+  function scanString(text: string, key: string | undefined): DlpFinding[] | null {
+    let out: DlpFinding[] | null = null;
     for (let i = leadTable.find(text, 0); i >= 0;) {
       if (confirmAt(text, i, leadTable.groups)) {
         push((out ??= []), text, hit.type, hit.start, hit.end);
@@ -128,7 +122,7 @@ export function createScanner(config?: DlpConfig): Scanner {
     return out === null || out.length === 0 ? null : tidy(out);
   }
 
-  function scanCustom(d: CompiledCustom, text: string, out: RawHit[] | null): RawHit[] | null {
+  function scanCustom(d: CompiledCustom, text: string, out: DlpFinding[] | null): DlpFinding[] | null {
     const re = d.regex;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
@@ -142,7 +136,7 @@ export function createScanner(config?: DlpConfig): Scanner {
       if (d.keywords !== null && !keywordBefore(text, start, d.window, d.keywords)) continue;
       if (d.validate !== null && !d.validate(text, start, end)) continue;
       if (allowed !== null && allowed(text.slice(start, end))) continue;
-      (out ??= []).push({ type: d.type, severity: d.severity, class: d.class, start, end });
+      (out ??= []).push(finding(d.type, d.severity, d.class, start, end));
     }
     return out;
   }
@@ -150,7 +144,9 @@ export function createScanner(config?: DlpConfig): Scanner {
   return {
     scanText(text, path = '$') {
       const hits = scanString(text, undefined);
-      return hits === null ? [] : hits.map((h) => finding(h, path));
+      if (hits === null) return [];
+      for (const h of hits) h.path = path;
+      return hits;
     },
     scanJson(value, rootPath = '$') {
       const findings: DlpFinding[] = [];
@@ -160,7 +156,10 @@ export function createScanner(config?: DlpConfig): Scanner {
           const hits = scanString(node, key);
           if (hits !== null) {
             const path = formatJsonPath(stack, rootPath);
-            for (const h of hits) findings.push(finding(h, path));
+            for (const h of hits) {
+              h.path = path;
+              findings.push(h);
+            }
           }
         } else if (Array.isArray(node)) {
           for (let i = 0; i < node.length; i++) {
@@ -182,13 +181,16 @@ export function createScanner(config?: DlpConfig): Scanner {
   };
 }
 
-// Key order is the documented output order: type, severity, class, path, start, end.
-function finding(h: RawHit, path: string): DlpFinding {
-  return { type: h.type, severity: h.severity, class: h.class, path, start: h.start, end: h.end };
+/**
+ * A finding whose `path` the caller fills in once the string turns out to have findings: built once, in
+ * the documented key order (type, severity, class, path, start, end).
+ */
+function finding(type: string, severity: DlpSeverity, cls: DlpClass, start: number, end: number): DlpFinding {
+  return { type, severity, class: cls, path: '', start, end };
 }
 
 // Sorts by offset, drops exact repeats, and drops a generic_api_key that overlaps a more specific finding.
-function tidy(hits: RawHit[]): RawHit[] {
+function tidy(hits: DlpFinding[]): DlpFinding[] {
   if (hits.length === 1) return hits;
   hits.sort((a, b) => a.start - b.start || b.end - a.end);
   return hits.filter((h, i) => {
