@@ -41,6 +41,29 @@ export interface Channel {
   deliver(d: Delivery): Promise<void>;
 }
 
+/**
+ * Thrown by a channel when the other side said when to come back (HTTP 429 or 503 with `Retry-After`,
+ * Slack's rate limits): the outbox waits at least that long before the next attempt.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  readonly retryAfterMs: number;
+
+  constructor(message: string, retryAfterMs: number) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Milliseconds from a `Retry-After` header (seconds or an HTTP date), or null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: Date): number | null {
+  if (value === null || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : null;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now.getTime());
+}
+
 /** What every channel is started with. */
 export interface ChannelDeps {
   store: Store;

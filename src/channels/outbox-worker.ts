@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { OutboxDelivery, Store } from '../store/store.js';
-import type { Channel } from './channel.js';
+import { RetryLaterError, type Channel } from './channel.js';
+
+/** The longest `Retry-After` honoured: a bogus hint of days must not park a delivery. */
+const MAX_RETRY_AFTER_MS = 15 * 60_000;
 
 export interface OutboxWorkerOptions {
   store: Store;
@@ -116,7 +119,10 @@ export class OutboxWorker {
       const message = err instanceof Error ? err.message : String(err);
       const dead = !channel || d.attempts >= this.#o.maxAttempts;
       const now = clock.now();
-      const next = dead ? null : new Date(now.getTime() + this.retryDelayMs(d.attempts)).toISOString();
+      // A channel that was told when to come back waits at least that long (capped like any delay).
+      const hinted = err instanceof RetryLaterError ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
+      const delay = Math.max(this.retryDelayMs(d.attempts), hinted);
+      const next = dead ? null : new Date(now.getTime() + delay).toISOString();
       const log = {
         deliveryId: d.id,
         channel: d.channel,

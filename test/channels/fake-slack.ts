@@ -35,6 +35,8 @@ export class FakeSlack {
    * never sent: the connection is cut, as when Slack or the network fails after accepting a post.
    */
   dropNextPostAnswer = false;
+  /** Method → Retry-After seconds: the next call of that method answers 429 (Slack's rate limit). */
+  readonly rateLimitNext = new Map<string, number>();
   #server: Server;
   #port = 0;
   #ts = 0;
@@ -88,6 +90,13 @@ export class FakeSlack {
         const method = url.replace(/^\/api\//, '').split('?')[0] ?? '';
         const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
         this.calls.push({ method, args: { ...args, token: req.headers.authorization } });
+        const limited = this.rateLimitNext.get(method);
+        if (limited !== undefined) {
+          this.rateLimitNext.delete(method);
+          res.writeHead(429, { 'retry-after': String(limited), 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+          return;
+        }
         const answer = this.#answer(method, args);
         if (method === 'chat.postMessage' && this.dropNextPostAnswer) {
           this.dropNextPostAnswer = false;

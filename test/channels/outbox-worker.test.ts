@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Channel, Delivery } from '../../src/channels/channel.js';
+import { parseRetryAfter, RetryLaterError, type Channel, type Delivery } from '../../src/channels/channel.js';
 import { OutboxWorker } from '../../src/channels/outbox-worker.js';
 import { planDeliveries } from '../../src/channels/routing.js';
 import { FakeClock } from '../../src/core/clock.js';
@@ -12,11 +12,16 @@ class ScriptedChannel implements Channel {
   readonly name = 'slack';
   readonly seen: Delivery[] = [];
   failures = 0;
+  /** Thrown (once) instead of a plain failure. */
+  nextError: Error | null = null;
   targets(_req: unknown, _kind: unknown, named: readonly string[]): string[] {
     return [...named];
   }
   async deliver(d: Delivery): Promise<void> {
     this.seen.push(d);
+    const scripted = this.nextError;
+    this.nextError = null;
+    if (scripted) throw scripted;
     if (this.failures > 0) {
       this.failures--;
       throw new Error('slack is down');
@@ -68,6 +73,39 @@ describe('OutboxWorker', () => {
     expect(channel.seen.map((d) => d.attempt)).toEqual([1, 2, 3, 4, 5]);
     expect((await store.listDeliveries(req.id))[0]?.status).toBe('sent');
     expect(await store.getRequest(req.id)).toEqual(req);
+  });
+
+  it('waits at least as long as the other side asked (Retry-After), within reason', async () => {
+    const req = makeRequest();
+    await store.insertRequest(req, [], { deliveries: [delivery(req.id)] });
+    const w = worker(10);
+    channel.nextError = new RetryLaterError('rate-limited', 30_000);
+    await w.runOnce();
+    const [d] = await store.listDeliveries(req.id);
+    expect(Date.parse(d?.nextAttemptAt ?? '') - clock.now().getTime()).toBe(30_000);
+    expect(d?.lastError).toBe('rate-limited');
+    clock.advance(29_999);
+    expect(await w.runOnce()).toBe(0);
+    clock.advance(1);
+    expect(await w.runOnce()).toBe(1);
+    expect((await store.listDeliveries(req.id))[0]?.status).toBe('sent');
+
+    // A hint of days is capped at 15 minutes.
+    const other = makeRequest();
+    await store.insertRequest(other, [], { deliveries: [delivery(other.id)] });
+    channel.nextError = new RetryLaterError('come back tomorrow', 86_400_000);
+    await w.runOnce();
+    const [o] = await store.listDeliveries(other.id);
+    expect(Date.parse(o?.nextAttemptAt ?? '') - clock.now().getTime()).toBe(15 * 60_000);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    const now = new Date('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter(null, now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-5', now)).toBeNull();
   });
 
   it('dead-letters after the last attempt, and a delivery for an unknown channel at once', async () => {

@@ -217,6 +217,19 @@ for (const backend of storeBackends()) {
       );
     });
 
+    it('honours Slack rate limits: the retry waits for Retry-After', async () => {
+      fake.rateLimitNext.set('chat.postMessage', 2);
+      const res = await h.submit(agent, RESTART);
+      const id = res.body.id as string;
+      await vi.waitFor(async () => {
+        const [d] = await h.store.listDeliveries(id);
+        expect(d?.lastError).toMatch(/Slack rate-limited postMessage/);
+        // The harness's own backoff is 100-400 ms; Slack asked for 2 s.
+        expect(Date.parse(d?.nextAttemptAt ?? '') - Date.parse(d?.updatedAt ?? '')).toBe(2_000);
+      }, wait);
+      await vi.waitFor(() => expect(fake.posted(id, '#prod-approvals')).toHaveLength(1), wait);
+    });
+
     it('DMs each eligible approver when dm_approvers is on, and updates the DMs', async () => {
       await h.dispose();
       h = await startSlackHarness(db, fake, {

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Delivery } from '../../src/channels/channel.js';
+import { RetryLaterError, type Delivery } from '../../src/channels/channel.js';
 import { WebhookChannel, type WebhookEndpoint } from '../../src/channels/webhook/webhook-channel.js';
 import { webhookMessageId } from '../../src/channels/webhook/webhook-event.js';
 import { checkWebhookSecret } from '../../src/channels/webhook/webhook-secret.js';
@@ -127,6 +127,23 @@ describe('webhook delivery', () => {
     await expect(ch.deliver(delivery())).rejects.toThrow('webhook ops: the endpoint answered 404');
     await expect(ch.deliver(delivery())).rejects.toThrow('webhook ops: the endpoint answered 410');
     await expect(ch.deliver(delivery())).resolves.toBeUndefined();
+  });
+
+  it('passes on Retry-After from a 429 or 503, so the outbox waits as long as asked', async () => {
+    const ch = channel([{ url: receiver.url, secret: receiver.secret }]);
+    receiver.retryAfter = '120';
+    receiver.answers = [429, 503, 500];
+    for (const status of [429, 503]) {
+      const err = await ch.deliver(delivery()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RetryLaterError);
+      expect(err).toMatchObject({
+        retryAfterMs: 120_000,
+        message: `webhook ops: the endpoint answered ${status}`,
+      });
+    }
+    // Only 429 and 503 carry the hint.
+    const plain = await ch.deliver(delivery()).catch((e: unknown) => e);
+    expect(plain).not.toBeInstanceOf(RetryLaterError);
   });
 
   it('throws for a delivery to a webhook that is not configured (any more)', async () => {

@@ -27,6 +27,8 @@ export class WebhookReceiver {
   readonly received: Received[] = [];
   /** Status codes for the next requests, in order. */
   answers: number[] = [];
+  /** A `Retry-After` value sent with every 429 and 503 answer, when set. */
+  retryAfter: string | null = null;
   readonly #server: Server;
 
   private constructor(server: Server, secret: string) {
@@ -49,6 +51,9 @@ export class WebhookReceiver {
           event: JSON.parse(body),
         });
         res.statusCode = receiver.answers.shift() ?? 200;
+        if (receiver.retryAfter !== null && (res.statusCode === 429 || res.statusCode === 503)) {
+          res.setHeader('retry-after', receiver.retryAfter);
+        }
         res.end('ok');
       });
     });

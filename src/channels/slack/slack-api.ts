@@ -1,4 +1,5 @@
-import { LogLevel, WebClient } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
+import { RetryLaterError } from '../channel.js';
 import type { Block } from './message.js';
 
 /** The `metadata.event_type` of every message Countersign posts; its payload names request and target. */
@@ -47,14 +48,35 @@ export interface SlackApi {
 const HISTORY_PAGES = 5;
 
 export function createSlackApi(botToken: string, apiUrl: string): SlackApi {
-  const client = new WebClient(botToken, {
-    slackApiUrl: apiUrl,
-    // The outbox retries with its own backoff; a client-side retry loop would hold a delivery for minutes.
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: 10_000,
-    logLevel: LogLevel.ERROR,
-  });
+  const api = slackApiOf(
+    new WebClient(botToken, {
+      slackApiUrl: apiUrl,
+      // The outbox retries with its own backoff; a client-side retry loop would hold a delivery for minutes.
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: 10_000,
+      logLevel: LogLevel.ERROR,
+    }),
+  );
+  // Slack's rate limits say when to come back: the outbox honours that instead of its own backoff.
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(api) as [string, (...a: unknown[]) => Promise<unknown>][]) {
+    wrapped[name] = (...args: unknown[]) =>
+      fn(...args).catch((err: unknown) => {
+        if (err instanceof Error && (err as { code?: unknown }).code === ErrorCode.RateLimitedError) {
+          const seconds = (err as { retryAfter?: unknown }).retryAfter;
+          throw new RetryLaterError(
+            `Slack rate-limited ${name}`,
+            typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : 60_000,
+          );
+        }
+        throw err;
+      });
+  }
+  return wrapped as unknown as SlackApi;
+}
+
+function slackApiOf(client: WebClient): SlackApi {
   return {
     async postMessage({ channel, text, blocks, threadTs, metadata }) {
       const res = await client.chat.postMessage({

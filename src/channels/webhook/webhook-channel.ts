@@ -2,7 +2,13 @@ import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../../core/clock.js';
 import type { ActionRequest } from '../../core/types.js';
 import { VERSION } from '../../version.js';
-import type { Channel, Delivery, DeliveryKind } from '../channel.js';
+import {
+  parseRetryAfter,
+  RetryLaterError,
+  type Channel,
+  type Delivery,
+  type DeliveryKind,
+} from '../channel.js';
 import { webhookEvent, webhookMessageId, webhookPayload } from './webhook-event.js';
 
 export const USER_AGENT = `Countersign/${VERSION} (webhooks; +https://www.standardwebhooks.com)`;
@@ -88,7 +94,12 @@ export class WebhookChannel implements Channel {
     await res.body?.cancel().catch(() => undefined);
     if (res.status < 200 || res.status > 299) {
       const redirect = res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : '';
-      throw new Error(`webhook ${target}: the endpoint answered ${res.status}${redirect}`);
+      const message = `webhook ${target}: the endpoint answered ${res.status}${redirect}`;
+      const after =
+        res.status === 429 || res.status === 503
+          ? parseRetryAfter(res.headers.get('retry-after'), this.#clock.now())
+          : null;
+      throw after === null ? new Error(message) : new RetryLaterError(message, after);
     }
   }
 }
