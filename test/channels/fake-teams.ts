@@ -54,6 +54,8 @@ export class FakeTeams {
   readonly tokenRequests: Record<string, string>[] = [];
   /** Teams user id (`29:…`) → the member the Connector knows. */
   readonly members = new Map<string, Record<string, string>>();
+  /** When set, the key set endpoint answers 503 (keys unavailable). */
+  keysDown = false;
   readonly #o: FakeTeamsOptions;
   readonly #issued = new Set<string>();
   readonly #activities = new Map<string, any>();
@@ -154,6 +156,7 @@ export class FakeTeams {
       });
     }
     if (req.method === 'GET' && path === '/v1/keys') {
+      if (this.keysDown) return json(res, 503, { error: { code: 'ServiceUnavailable' } });
       return json(res, 200, { keys: [{ ...this.#key.jwk, endorsements: ['msteams', 'webchat'] }] });
     }
     if (req.method === 'POST' && path === '/botframework.com/oauth2/v2.0/token') {

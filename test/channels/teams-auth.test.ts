@@ -101,6 +101,15 @@ describe('BotFrameworkAuth', () => {
     expect(await check(a.verify(token))).toBe('expired');
   });
 
+  it('refuses everything while the key set cannot be read', async () => {
+    fake.keysDown = true;
+    try {
+      expect(await check(auth().verify(`Bearer ${await fake.token()}`))).toBe('key set unavailable');
+    } finally {
+      fake.keysDown = false;
+    }
+  });
+
   it('refuses everything while the OpenID metadata cannot be read', async () => {
     const a = new BotFrameworkAuth({
       appId: APP_ID,

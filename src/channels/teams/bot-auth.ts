@@ -135,6 +135,8 @@ function checkOf(err: unknown): string {
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return 'key set unavailable';
+  // jose's generic error here is the key set answering something other than 200 with JSON.
+  if (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC') return 'key set unavailable';
   if (err instanceof errors.JOSEError) return `malformed token (${err.code})`;
   // Not jose's own: the key set could not be fetched.
   return 'key set unavailable';
