@@ -54,6 +54,8 @@ export class FakeTeams {
   readonly tokenRequests: Record<string, string>[] = [];
   /** Teams user id (`29:…`) → the member the Connector knows. */
   readonly members = new Map<string, Record<string, string>>();
+  /** How many of the next Bot Connector calls answer 429 with `Retry-After: 1`, as Teams throttles. */
+  throttle = 0;
   /** When set, the key set endpoint answers 503 (keys unavailable). */
   keysDown = false;
   readonly #o: FakeTeamsOptions;
@@ -168,6 +170,11 @@ export class FakeTeams {
     const bearer = authorization?.replace(/^Bearer /, '') ?? '';
     if (!this.#issued.has(bearer)) {
       return json(res, 401, { message: 'Authorization has been denied for this request.' });
+    }
+    if (this.throttle > 0) {
+      this.throttle--;
+      res.setHeader('retry-after', '1');
+      return json(res, 429, { error: { code: 'TooManyRequests', message: 'Too many requests' } });
     }
     const conversationId = decodeURIComponent(m[1] as string);
     const sub = m[3] === undefined ? undefined : decodeURIComponent(m[3]);

@@ -278,6 +278,25 @@ for (const backend of storeBackends()) {
       expect((await h.activity(message, { header: null })).status).toBe(401);
     });
 
+    it('waits as long as a throttling answer says before trying again', async () => {
+      fake.throttle = 1;
+      const res = await h.submit(agent, RESTART);
+      const id = res.body.id as string;
+      await vi.waitFor(async () => {
+        const [created] = await h.store.listDeliveries(id);
+        expect(created?.lastError).toMatch(/answered 429: TooManyRequests/);
+        // Retry-After: 1 beats the tests' 100 ms backoff.
+        expect(
+          Date.parse(created?.nextAttemptAt ?? '') - Date.parse(created?.updatedAt ?? ''),
+        ).toBeGreaterThanOrEqual(1_000);
+      }, wait);
+      await vi.waitFor(
+        async () => expect((await h.store.listDeliveries(id)).map((d) => d.status)).toEqual(['sent']),
+        wait,
+      );
+      expect(fake.callsOf('send')).toHaveLength(1);
+    });
+
     it('delivers exactly once after a Teams outage, and the decision is never blocked', async () => {
       await fake.down();
       const res = await h.submit(agent, RESTART);

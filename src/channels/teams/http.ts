@@ -1,3 +1,5 @@
+import { parseRetryAfter, RetryLaterError } from '../channel.js';
+
 /** Every call to Microsoft (token, Bot Connector, OpenID metadata) gives up after this long. */
 export const HTTP_TIMEOUT_MS = 10_000;
 
@@ -14,7 +16,8 @@ export class TeamsHttpError extends Error {
 }
 
 /**
- * `fetch` with a timeout, throwing `TeamsHttpError` on no answer or a non-2xx one. `what` names the call in
+ * `fetch` with a timeout, throwing `TeamsHttpError` on no answer or a non-2xx one (`RetryLaterError` when a
+ * 429 or 503 says when to retry). `what` names the call in
  * the error (never a credential: callers pass the method and path, not headers or bodies).
  */
 export async function call(
@@ -35,7 +38,15 @@ export async function call(
   if (!res.ok) {
     // The body of an error answer is Microsoft's error object (code and message), never a secret of ours.
     const detail = await errorDetail(res);
-    throw new TeamsHttpError(`${what} answered ${res.status}${detail ? `: ${detail}` : ''}`, res.status);
+    const message = `${what} answered ${res.status}${detail ? `: ${detail}` : ''}`;
+    // Teams throttles bots (429) and says when to come back; the outbox then waits at least that long.
+    // An HTTP-date hint is relative to real time, so it is read against the wall clock.
+    const after =
+      res.status === 429 || res.status === 503
+        ? parseRetryAfter(res.headers.get('retry-after'), new Date())
+        : null;
+    if (after !== null) throw new RetryLaterError(message, after);
+    throw new TeamsHttpError(message, res.status);
   }
   return res;
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ActionRequest } from '../../core/types.js';
 import { toView } from '../../gateway/view.js';
 import type { DeliveryKind, Store } from '../../store/store.js';
-import { requesterPerson, type Channel, type Delivery } from '../channel.js';
+import { requesterPerson, RetryLaterError, type Channel, type Delivery } from '../channel.js';
 import { parseNotifyTarget } from '../routing.js';
 import type { BotConnector, ConversationRef, OutgoingActivity } from './bot-connector.js';
 import { buildOutcomeText, buildTeamsCard, cardAttachment } from './card.js';
@@ -112,6 +112,7 @@ export class TeamsChannel implements Channel {
     if (person === null) return;
     const text = buildOutcomeText(toView(req), person, this.#o.publicUrl);
     const failed: string[] = [];
+    let retryAfterMs = 0;
     for (const name of this.#namedConversations(req)) {
       const target = `${REQUESTER_TARGET}:${name}`;
       try {
@@ -130,10 +131,14 @@ export class TeamsChannel implements Channel {
         });
       } catch (err) {
         failed.push(name);
+        if (err instanceof RetryLaterError) retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
         this.#o.logger.warn({ err, requestId: req.id, conversation: name }, 'could not tell the requester');
       }
     }
-    if (failed.length > 0) throw new Error(`could not tell the requester in ${failed.join(', ')}`);
+    if (failed.length > 0) {
+      const message = `could not tell the requester in ${failed.join(', ')}`;
+      throw retryAfterMs > 0 ? new RetryLaterError(message, retryAfterMs) : new Error(message);
+    }
   }
 
   /** The configured conversations the request's rule names (`notify: [teams:NAME]`). */
