@@ -113,7 +113,13 @@ export function denySubmission(userId: string, requestId: string, reason: string
 export async function startSlackHarness(
   db: TestDatabase,
   fake: FakeSlack | { apiUrl: string },
-  opts: { baseDelayMs?: number; maxDelayMs?: number; dmApprovers?: boolean; publicUrl?: string } = {},
+  opts: {
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    dmApprovers?: boolean;
+    publicUrl?: string;
+    requestsPerMinute?: number;
+  } = {},
 ): Promise<SlackHarness> {
   process.env.COUNTERSIGN_TEST_SLACK_SECRET = SIGNING_SECRET;
   return startHarness(
@@ -131,6 +137,7 @@ export async function startSlackHarness(
       },
       outbox: { pollMs: 50, baseDelayMs: opts.baseDelayMs ?? 100, maxDelayMs: opts.maxDelayMs ?? 400 },
       ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+      ...(opts.requestsPerMinute === undefined ? {} : { requestsPerMinute: opts.requestsPerMinute }),
     },
     SlackHarness,
   );

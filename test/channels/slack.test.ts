@@ -217,6 +217,18 @@ for (const backend of storeBackends()) {
       );
     });
 
+    it("keeps the per-principal rate limit off Slack's callbacks, which all come from Slack", async () => {
+      await h.dispose();
+      h = await startSlackHarness(db, fake, { requestsPerMinute: 2 });
+      for (let i = 0; i < 5; i++) {
+        expect((await h.interact({ type: 'shortcut', callback_id: `n${i}` })).status).toBe(200);
+      }
+      const key = await h.key({ email: 'zed@example.com' });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await h.call('GET', '/v1/requests', key)).status);
+      expect(statuses).toEqual([200, 200, 429]);
+    });
+
     it('honours Slack rate limits: the retry waits for Retry-After', async () => {
       fake.rateLimitNext.set('chat.postMessage', 2);
       const res = await h.submit(agent, RESTART);
