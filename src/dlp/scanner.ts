@@ -94,18 +94,22 @@ export function createScanner(config?: DlpConfig): Scanner {
     return false;
   }
 
-  /** Scans one string; `key` is the JSON member name it is the value of, if any. */
-  function scanString(text: string, key: string | undefined): DlpFinding[] | null {
-    let out: DlpFinding[] | null = null;
+  /**
+   * Scans one string and appends its findings, in offset order and without their path, to `out` (shared
+   * by all the strings of a document, so that a string without findings allocates nothing); `key` is the
+   * JSON member name it is the value of, if any.
+   */
+  function scanString(text: string, key: string | undefined, out: DlpFinding[]): void {
+    const from = out.length;
     for (let i = leadTable.find(text, 0); i >= 0;) {
       if (confirmAt(text, i, leadTable.groups)) {
-        push((out ??= []), text, hit.type, hit.start, hit.end);
+        push(out, text, hit.type, hit.start, hit.end);
         i = leadTable.find(text, Math.max(hit.resume, i + 1));
       } else {
         i = leadTable.find(text, i + 1);
       }
     }
-    if (key !== undefined && (out === null || out.length === 0)) {
+    if (key !== undefined && out.length === from) {
       const kind = keyKind(key);
       if (kind !== KeyKind.None) {
         let start = 0;
@@ -115,14 +119,14 @@ export function createScanner(config?: DlpConfig): Scanner {
         const scheme = AUTH_SCHEME.exec(text.slice(start, Math.min(end, start + 8)));
         if (scheme) start += scheme[0].length;
         const type = assignedSecretType(text, start, end, kind);
-        if (type !== null) push((out ??= []), text, type, start, end);
+        if (type !== null) push(out, text, type, start, end);
       }
     }
-    for (const d of custom) out = scanCustom(d, text, out);
-    return out === null || out.length === 0 ? null : tidy(out);
+    for (const d of custom) scanCustom(d, text, out);
+    if (out.length - from > 1) out.push(...tidy(out.splice(from)));
   }
 
-  function scanCustom(d: CompiledCustom, text: string, out: DlpFinding[] | null): DlpFinding[] | null {
+  function scanCustom(d: CompiledCustom, text: string, out: DlpFinding[]): void {
     const re = d.regex;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
@@ -136,30 +140,27 @@ export function createScanner(config?: DlpConfig): Scanner {
       if (d.keywords !== null && !keywordBefore(text, start, d.window, d.keywords)) continue;
       if (d.validate !== null && !d.validate(text, start, end)) continue;
       if (allowed !== null && allowed(text.slice(start, end))) continue;
-      (out ??= []).push(finding(d.type, d.severity, d.class, start, end));
+      out.push(finding(d.type, d.severity, d.class, start, end));
     }
-    return out;
   }
 
   return {
     scanText(text, path = '$') {
-      const hits = scanString(text, undefined);
-      if (hits === null) return [];
-      for (const h of hits) h.path = path;
-      return hits;
+      const findings: DlpFinding[] = [];
+      scanString(text, undefined, findings);
+      for (const f of findings) f.path = path;
+      return findings;
     },
     scanJson(value, rootPath = '$') {
       const findings: DlpFinding[] = [];
       const stack: (string | number)[] = [];
       const walk = (node: unknown, key: string | undefined): void => {
         if (typeof node === 'string') {
-          const hits = scanString(node, key);
-          if (hits !== null) {
+          const from = findings.length;
+          scanString(node, key, findings);
+          if (findings.length > from) {
             const path = formatJsonPath(stack, rootPath);
-            for (const h of hits) {
-              h.path = path;
-              findings.push(h);
-            }
+            for (let i = from; i < findings.length; i++) findings[i]!.path = path;
           }
         } else if (Array.isArray(node)) {
           for (let i = 0; i < node.length; i++) {
@@ -168,7 +169,9 @@ export function createScanner(config?: DlpConfig): Scanner {
             stack.pop();
           }
         } else if (node !== null && typeof node === 'object') {
-          for (const k of Object.keys(node)) {
+          // for…in with an own-property check visits what Object.keys lists, without allocating its array.
+          for (const k in node) {
+            if (!Object.hasOwn(node, k)) continue;
             stack.push(k);
             walk((node as Record<string, unknown>)[k], k);
             stack.pop();
@@ -191,7 +194,6 @@ function finding(type: string, severity: DlpSeverity, cls: DlpClass, start: numb
 
 // Sorts by offset, drops exact repeats, and drops a generic_api_key that overlaps a more specific finding.
 function tidy(hits: DlpFinding[]): DlpFinding[] {
-  if (hits.length === 1) return hits;
   hits.sort((a, b) => a.start - b.start || b.end - a.end);
   return hits.filter((h, i) => {
     const prev = hits[i - 1];
