@@ -1,3 +1,4 @@
+import { chatPerson } from '../people.js';
 import type { Clock } from '../../core/clock.js';
 import type { Principal } from '../../core/types.js';
 import type { Store } from '../../store/store.js';
@@ -46,25 +47,10 @@ export class SlackPeople {
   async principal(userId: string, displayName: string): Promise<Principal | null> {
     const email = await this.email(userId);
     if (email === null) return null;
-    const now = this.#clock.now().toISOString();
-    const keys = (await this.#store.listApiKeys()).filter(
-      (k) =>
-        k.kind === 'human' &&
-        k.email?.toLowerCase() === email &&
-        k.revokedAt === null &&
-        (k.expiresAt === null || k.expiresAt > now),
-    );
-    const groups = [...new Set(keys.flatMap((k) => k.groups))].sort();
-    return {
+    return chatPerson(this.#store, this.#clock, email, {
       id: `slack:${userId}`,
-      kind: 'human',
-      name: displayName || email,
-      email,
-      groups,
-      roles: [],
-      owner: null,
+      name: displayName,
       attributes: { slackUserId: userId },
-      personId: email,
-    };
+    });
   }
 }

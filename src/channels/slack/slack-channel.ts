@@ -5,6 +5,7 @@ import type { ActionRequest } from '../../core/types.js';
 import { toView } from '../../gateway/view.js';
 import type { DeliveryKind, Store } from '../../store/store.js';
 import { requesterPerson, type Channel, type Delivery } from '../channel.js';
+import { liveHumanKeys } from '../people.js';
 import { buildOutcomeText, buildSlackMessage, type SlackMessage } from './message.js';
 import type { PostedMessage, SlackApi } from './slack-api.js';
 
@@ -180,12 +181,8 @@ export class SlackChannel implements Channel {
       approvers.filter((a) => a.startsWith('user:')).map((a) => a.slice(5).trim().toLowerCase()),
     );
     if (groups.size > 0) {
-      const now = this.#o.clock.now().toISOString();
-      for (const k of await this.#o.store.listApiKeys()) {
-        const live = k.revokedAt === null && (k.expiresAt === null || k.expiresAt > now);
-        if (live && k.kind === 'human' && k.email && k.groups.some((g) => groups.has(g))) {
-          emails.add(k.email.toLowerCase());
-        }
+      for (const k of await liveHumanKeys(this.#o.store, this.#o.clock)) {
+        if (k.email && k.groups.some((g) => groups.has(g))) emails.add(k.email.toLowerCase());
       }
     }
     const excluded = excludedPersons(req);

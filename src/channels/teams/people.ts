@@ -1,3 +1,4 @@
+import { chatPerson } from '../people.js';
 import type { Clock } from '../../core/clock.js';
 import type { Principal } from '../../core/types.js';
 import type { Store } from '../../store/store.js';
@@ -68,25 +69,10 @@ export class TeamsPeople {
   async principal(user: TeamsUser, conv: ConversationRef | null): Promise<Principal | null> {
     const email = await this.email(user, conv);
     if (email === null) return null;
-    const now = this.#clock.now().toISOString();
-    const keys = (await this.#store.listApiKeys()).filter(
-      (k) =>
-        k.kind === 'human' &&
-        k.email?.toLowerCase() === email &&
-        k.revokedAt === null &&
-        (k.expiresAt === null || k.expiresAt > now),
-    );
-    const groups = [...new Set(keys.flatMap((k) => k.groups))].sort();
-    return {
+    return chatPerson(this.#store, this.#clock, email, {
       id: `teams:${user.aadObjectId ?? user.id}`,
-      kind: 'human',
-      name: user.name || email,
-      email,
-      groups,
-      roles: [],
-      owner: null,
+      name: user.name,
       attributes: { teamsUserId: user.id, ...(user.aadObjectId ? { aadObjectId: user.aadObjectId } : {}) },
-      personId: email,
-    };
+    });
   }
 }
