@@ -154,31 +154,41 @@ export function createScanner(config?: DlpConfig): Scanner {
     scanJson(value, rootPath = '$') {
       const findings: DlpFinding[] = [];
       const stack: (string | number)[] = [];
-      const walk = (node: unknown, key: string | undefined): void => {
-        if (typeof node === 'string') {
-          const from = findings.length;
-          scanString(node, key, findings);
-          if (findings.length > from) {
-            const path = formatJsonPath(stack, rootPath);
-            for (let i = from; i < findings.length; i++) findings[i]!.path = path;
-          }
-        } else if (Array.isArray(node)) {
-          for (let i = 0; i < node.length; i++) {
-            stack.push(i);
-            walk(node[i], key);
-            stack.pop();
-          }
-        } else if (node !== null && typeof node === 'object') {
-          // for…in with an own-property check visits what Object.keys lists, without allocating its array.
-          for (const k in node) {
-            if (!Object.hasOwn(node, k)) continue;
-            stack.push(k);
-            walk((node as Record<string, unknown>)[k], k);
-            stack.pop();
-          }
+      const scanLeaf = (text: string, key: string | undefined): void => {
+        const from = findings.length;
+        scanString(text, key, findings);
+        if (findings.length > from) {
+          const path = formatJsonPath(stack, rootPath);
+          for (let i = from; i < findings.length; i++) findings[i]!.path = path;
         }
       };
-      walk(value, undefined);
+      // Strings are scanned where they are met, and numbers, booleans and null skipped there: most values
+      // are leaves, and this saves a call per leaf.
+      const walk = (node: object, key: string | undefined): void => {
+        if (Array.isArray(node)) {
+          for (let i = 0; i < node.length; i++) {
+            const v: unknown = node[i];
+            if (typeof v !== 'string' && (typeof v !== 'object' || v === null)) continue;
+            stack.push(i);
+            if (typeof v === 'string') scanLeaf(v, key);
+            else walk(v, key);
+            stack.pop();
+          }
+          return;
+        }
+        // for…in with an own-property check visits what Object.keys lists, without allocating its array.
+        for (const k in node) {
+          if (!Object.hasOwn(node, k)) continue;
+          const v: unknown = (node as Record<string, unknown>)[k];
+          if (typeof v !== 'string' && (typeof v !== 'object' || v === null)) continue;
+          stack.push(k);
+          if (typeof v === 'string') scanLeaf(v, k);
+          else walk(v, k);
+          stack.pop();
+        }
+      };
+      if (typeof value === 'string') scanLeaf(value, undefined);
+      else if (typeof value === 'object' && value !== null) walk(value, undefined);
       return findings;
     },
   };
