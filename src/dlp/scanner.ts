@@ -23,6 +23,7 @@ export interface Scanner {
 const ALL_BUILTINS: readonly BuiltinDetector[] = [...SECRET_DETECTORS, ...DATA_DETECTORS, assignmentDetector];
 
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token|token|bearer) +/;
+const GENERIC = 'generic_api_key';
 
 /**
  * Builds a scanner. A string is read once: at each position a lead table says which built-in triggers
@@ -202,13 +203,37 @@ function finding(type: string, severity: DlpSeverity, cls: DlpClass, start: numb
   return { type, severity, class: cls, path: '', start, end };
 }
 
-// Sorts by offset, drops exact repeats, and drops a generic_api_key that overlaps a more specific finding.
+/**
+ * Sorts by offset, drops exact repeats, and drops a generic_api_key that overlaps a more specific finding.
+ * One pass after the sort: comparing every generic finding with every other one was quadratic, which a
+ * long text with many findings (scanText over a whole document) paid for.
+ */
 function tidy(hits: DlpFinding[]): DlpFinding[] {
   hits.sort((a, b) => a.start - b.start || b.end - a.end);
-  return hits.filter((h, i) => {
+  const kept: DlpFinding[] = [];
+  // The furthest end of the specific findings sorted before `h`, which start where `h` does or earlier:
+  // one of them overlaps the (never empty) generic `h` exactly when it ends after `h` starts.
+  let specificEnd = -1;
+  for (let i = 0; i < hits.length; i++) {
+    const h = hits[i]!;
     const prev = hits[i - 1];
-    if (prev && prev.start === h.start && prev.end === h.end && prev.type === h.type) return false;
-    if (h.type !== 'generic_api_key') return true;
-    return !hits.some((o) => o !== h && o.type !== 'generic_api_key' && o.start < h.end && h.start < o.end);
-  });
+    const repeat = prev !== undefined && prev.start === h.start && prev.end === h.end && prev.type === h.type;
+    if (h.type !== GENERIC) {
+      specificEnd = Math.max(specificEnd, h.end);
+      if (!repeat) kept.push(h);
+    } else if (!repeat && specificEnd <= h.start && !specificStartsInside(hits, i)) {
+      kept.push(h);
+    }
+  }
+  return kept;
+}
+
+/** True when a specific finding sorted after `hits[i]` overlaps it (so starts before it ends). */
+function specificStartsInside(hits: readonly DlpFinding[], i: number): boolean {
+  const h = hits[i]!;
+  for (let j = i + 1; j < hits.length && hits[j]!.start < h.end; j++) {
+    const o = hits[j]!;
+    if (o.type !== GENERIC && h.start < o.end) return true;
+  }
+  return false;
 }
