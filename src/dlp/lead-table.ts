@@ -56,14 +56,19 @@ export class LeadTable {
   /** The first position from `from` on where some group's lead holds (and sets `groups`), or -1. */
   find(text: string, from: number): number {
     const n = text.length;
-    // Bounds are checked by hand: reading past either end (NaN) makes V8 deoptimize this loop.
+    if (from >= n) return -1;
+    const pairs = this.pairs;
+    const before = this.before;
+    // Each character is read once and handed on (next → current → previous). Bounds are checked by hand,
+    // and the last position is done after the loop: reading past either end (NaN) makes V8 deoptimize.
     let prev = from > 0 ? slot(text.charCodeAt(from - 1)) : OTHER;
-    let cur = from < n ? slot(text.charCodeAt(from)) : OTHER;
-    for (let i = from; i < n; i++) {
-      const next = i + 1 < n ? slot(text.charCodeAt(i + 1)) : OTHER;
-      const pair = this.pairs[cur * SLOTS + next]!;
+    let cur = slot(text.charCodeAt(from));
+    const last = n - 1;
+    for (let i = from; i < last; i++) {
+      const next = slot(text.charCodeAt(i + 1));
+      const pair = pairs[cur * SLOTS + next]!;
       if (pair !== 0) {
-        const groups = pair & this.before[prev]!;
+        const groups = pair & before[prev]!;
         if (groups !== 0) {
           this.groups = groups;
           return i;
@@ -72,6 +77,7 @@ export class LeadTable {
       prev = cur;
       cur = next;
     }
-    return -1;
+    this.groups = pairs[cur * SLOTS + OTHER]! & before[prev]!;
+    return this.groups !== 0 ? last : -1;
   }
 }
