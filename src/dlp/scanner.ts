@@ -124,7 +124,10 @@ export function createScanner(config?: DlpConfig): Scanner {
       }
     }
     for (const d of custom) scanCustom(d, text, out);
-    if (out.length - from > 1) out.push(...tidy(out.splice(from)));
+    if (out.length - from > 1) {
+      // A loop, not push(...): a long text can have more findings than a call takes arguments.
+      for (const f of tidy(out.splice(from))) out.push(f);
+    }
   }
 
   function scanCustom(d: CompiledCustom, text: string, out: DlpFinding[]): void {

@@ -58,6 +58,13 @@ describe('scanner', () => {
     expect(scanner.scanText(`GITHUB_TOKEN=${GH}`).map((f) => f.type)).toEqual(['github_token']);
   });
 
+  it('handles a text with more findings than a call takes arguments', () => {
+    const text = Array.from({ length: 200_000 }, (_, i) => `10.0.${i % 250}.${(i % 200) + 1}`).join(' ');
+    const findings = scanner.scanText(text);
+    expect(findings).toHaveLength(200_000);
+    expect(findings[199_999]!.end).toBe(text.length);
+  });
+
   it('password_in_url marks the password only', () => {
     const text = 'postgres://admin:Zk9pQ2xLm@db.internal:5432/app';
     const [f] = scanner.scanText(text);
