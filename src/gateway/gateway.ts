@@ -38,6 +38,7 @@ import type { GatewayHooks } from './hooks.js';
 import type { SubmitInput } from './submit-input.js';
 import { maskSubmission, NO_FINDINGS, type Submitted } from './inspect.js';
 import { Waiters } from './waiters.js';
+import { timeOrderedId } from './ids.js';
 
 export interface GatewayDeps {
   store: Store;
@@ -142,7 +143,7 @@ export class Gateway {
           }).decision;
     const at = now.toISOString();
     const base: ActionRequest = {
-      id: `req_${randomBytes(12).toString('hex')}`,
+      id: timeOrderedId('req', now.getTime()),
       status: initialStatus(decision.effect),
       ...fields,
       // Invariant 8: what is stored and shown is masked; the full payload exists only encrypted (below).

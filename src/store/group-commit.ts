@@ -1,5 +1,15 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
+
+/** Makes commits durable after the fact (see sqlite/wal-sync.ts); absent when COMMIT itself syncs. */
+export interface Durability {
+  /** Null when every commit so far is durable, else a promise that resolves once they all are. */
+  settled(): Promise<void> | null;
+}
+
+const SAVEPOINT = CompiledQuery.raw('savepoint w');
+const RELEASE = CompiledQuery.raw('release savepoint w');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint w');
 
 type Work<T> = (trx: Transaction<Database>) => Promise<T>;
 interface Queued {
@@ -15,15 +25,20 @@ interface Queued {
  * that fails rolls back to its savepoint and is rejected, and the others commit. A failed COMMIT rejects
  * every write in the batch, so nothing is ever reported written that was not.
  *
+ * With `durability`, a batch's writes are answered once the fsync after its COMMIT has returned, and the
+ * next batch runs meanwhile (the fsync happens in the thread pool, not on the event loop).
+ *
  * Not needed on PostgreSQL, whose own WAL group commit serves concurrent connections.
  */
 export class GroupCommitter {
   readonly #db: Kysely<Database>;
+  readonly #durability: Durability | null;
   #queue: Queued[] = [];
   #flushing: Promise<void> | null = null;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, durability: Durability | null = null) {
     this.#db = db;
+    this.#durability = durability;
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -45,35 +60,52 @@ export class GroupCommitter {
   }
 
   async #commit(batch: Queued[]): Promise<void> {
-    const [only] = batch;
-    if (batch.length === 1 && only) {
-      // Alone in its batch: a plain transaction, no savepoint needed.
-      await this.#db.transaction().execute(only.work).then(only.resolve, only.reject);
-      return;
-    }
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    const [only] = batch;
     try {
-      await this.#db.transaction().execute(async (trx) => {
-        for (const item of batch) {
-          await sql`savepoint w`.execute(trx);
-          try {
-            outcomes.push({ ok: true, value: await item.work(trx) });
-            await sql`release savepoint w`.execute(trx);
-          } catch (err) {
-            await sql`rollback to savepoint w`.execute(trx);
-            await sql`release savepoint w`.execute(trx);
-            outcomes.push({ ok: false, err });
-          }
+      if (batch.length === 1 && only) {
+        // Alone in its batch: a plain transaction, no savepoint needed.
+        try {
+          outcomes.push({ ok: true, value: await this.#db.transaction().execute(only.work) });
+        } catch (err) {
+          outcomes.push({ ok: false, err });
         }
-      });
+      } else {
+        await this.#db.transaction().execute(async (trx) => {
+          for (const item of batch) {
+            await trx.executeQuery(SAVEPOINT);
+            try {
+              outcomes.push({ ok: true, value: await item.work(trx) });
+              await trx.executeQuery(RELEASE);
+            } catch (err) {
+              await trx.executeQuery(ROLLBACK_TO);
+              await trx.executeQuery(RELEASE);
+              outcomes.push({ ok: false, err });
+            }
+          }
+        });
+      }
     } catch (err) {
-      for (const item of batch) item.reject(err);
-      return;
+      outcomes.length = 0;
+      for (let i = 0; i < batch.length; i++) outcomes.push({ ok: false, err });
     }
-    batch.forEach((item, i) => {
-      const o = outcomes[i];
-      if (o?.ok) item.resolve(o.value);
-      else item.reject(o ? o.err : new Error('write was not run'));
-    });
+    // Answered only once the commits so far are on disk, failures too: what a failed write saw (a
+    // compare-and-set lost to an earlier write, say) must not be told before that write is durable.
+    this.#whenDurable(
+      () =>
+        batch.forEach((item, i) => {
+          const o = outcomes[i];
+          if (o?.ok) item.resolve(o.value);
+          else item.reject(o ? o.err : new Error('write was not run'));
+        }),
+      (err) => batch.forEach((item) => item.reject(err)),
+    );
+  }
+
+  /** Runs `done` once the commit just made is on disk (at once without `durability`), else `failed`. */
+  #whenDurable(done: () => void, failed: (err: unknown) => void): void {
+    const pending = this.#durability?.settled() ?? null;
+    if (pending === null) done();
+    else pending.then(done, failed);
   }
 }

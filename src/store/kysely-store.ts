@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { CompiledQuery, Kysely, Transaction } from 'kysely';
-import { GroupCommitter } from './group-commit.js';
+import { GroupCommitter, type Durability } from './group-commit.js';
 import { prepareQuery } from './prepared-query.js';
 import { leafBytes, toRecord } from '../audit/event.js';
 import { leafHash, nodeHash } from '../audit/hash.js';
@@ -46,6 +46,11 @@ export interface KyselyStoreBackend {
   prepareMigration(): Promise<string | undefined>;
   /** Batch concurrent writes into one transaction (see group-commit.ts); for SQLite's single connection. */
   readonly groupCommit?: boolean;
+  /**
+   * When COMMIT does not sync by itself (SQLite WAL with the fsync in the thread pool, sqlite/wal-sync.ts):
+   * writes are answered after `settled()`, and so are reads, so that nobody sees what is not yet durable.
+   */
+  readonly durability?: Durability & { afterCommit(): number };
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -122,7 +127,18 @@ export class KyselyStore implements Store {
     this.#backend = backend;
     this.#db = backend.db;
     this.#q = hotQueries(backend.db);
-    this.#committer = backend.groupCommit ? new GroupCommitter(backend.db) : null;
+    this.#committer = backend.groupCommit ? new GroupCommitter(backend.db, backend.durability ?? null) : null;
+  }
+
+  /**
+   * A read outside a write transaction: answered only once every commit it may have seen is durable
+   * (a no-op unless the backend syncs after the fact; see `KyselyStoreBackend.durability`).
+   */
+  async #read<T>(result: Promise<T>): Promise<T> {
+    const value = await result;
+    const pending = this.#backend.durability?.settled();
+    if (pending) await pending;
+    return value;
   }
 
   /** Runs one atomic write: in its own transaction, or in a savepoint of a group commit. */
@@ -133,6 +149,12 @@ export class KyselyStore implements Store {
   async migrate(): Promise<void> {
     const schema = await this.#backend.prepareMigration();
     await migrateToLatest(this.#db as Kysely<unknown>, schema);
+    // Migrations may run outside transactions (no COMMIT to count): make all of it durable now.
+    const durability = this.#backend.durability;
+    if (durability) {
+      durability.afterCommit();
+      await durability.settled();
+    }
   }
 
   async close(): Promise<void> {
@@ -151,26 +173,27 @@ export class KyselyStore implements Store {
   }
 
   async getApiKey(id: string): Promise<ApiKeyRecord | null> {
-    const { rows } = await this.#db.executeQuery<Database['api_keys']>(this.#q.apiKeyById({ id }));
+    const { rows } = await this.#read(
+      this.#db.executeQuery<Database['api_keys']>(this.#q.apiKeyById({ id })),
+    );
     const row = rows[0];
     return row === undefined ? null : rowToApiKey(row);
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    const rows = await this.#db
-      .selectFrom('api_keys')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.#read(
+      this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute(),
+    );
     return rows.map(rowToApiKey);
   }
 
   async countApiKeys(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('api_keys')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirst(),
+    );
     return toCount(row?.n);
   }
 
@@ -233,15 +256,15 @@ export class KyselyStore implements Store {
   }
 
   async getRequest(id: string): Promise<ActionRequest | null> {
-    const { rows } = await this.#db.executeQuery<{ doc: string; version: number }>(
-      this.#q.requestById({ id }),
+    const { rows } = await this.#read(
+      this.#db.executeQuery<{ doc: string; version: number }>(this.#q.requestById({ id })),
     );
     const row = rows[0];
     return row === undefined ? null : rowToRequest(row);
   }
 
   async findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null> {
-    return this.#selectByIdempotencyKey(this.#db, requesterId, key);
+    return this.#read(this.#selectByIdempotencyKey(this.#db, requesterId, key));
   }
 
   async listRequests(filter: RequestFilter): Promise<ActionRequest[]> {
@@ -252,7 +275,7 @@ export class KyselyStore implements Store {
     if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore);
     query = query.orderBy('created_at', 'desc').orderBy('id', 'desc');
     if (filter.limit !== undefined) query = query.limit(filter.limit);
-    const rows = await query.execute();
+    const rows = await this.#read(query.execute());
     return rows.map(rowToRequest);
   }
 
@@ -284,24 +307,28 @@ export class KyselyStore implements Store {
   }
 
   async listDue(now: string, limit: number): Promise<ActionRequest[]> {
-    const rows = await this.#db
-      .selectFrom('requests')
-      .select(['doc', 'version'])
-      .where('status', '=', 'pending')
-      .where('expires_at', '<=', now)
-      .orderBy('expires_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+    const rows = await this.#read(
+      this.#db
+        .selectFrom('requests')
+        .select(['doc', 'version'])
+        .where('status', '=', 'pending')
+        .where('expires_at', '<=', now)
+        .orderBy('expires_at')
+        .orderBy('id')
+        .limit(limit)
+        .execute(),
+    );
     return rows.map(rowToRequest);
   }
 
   async nextDeadline(): Promise<string | null> {
-    const row = await this.#db
-      .selectFrom('requests')
-      .select((eb) => eb.fn.min('expires_at').as('deadline'))
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('requests')
+        .select((eb) => eb.fn.min('expires_at').as('deadline'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst(),
+    );
     return row?.deadline ?? null;
   }
 
@@ -312,42 +339,50 @@ export class KyselyStore implements Store {
     environment: string;
     now: string;
   }): Promise<Grant[]> {
-    const rows = await this.#db
-      .selectFrom('grants')
-      .selectAll()
-      .where('requester_id', '=', q.requesterId)
-      .where('action', '=', q.action)
-      .where('resource', '=', q.resource)
-      .where('environment', '=', q.environment)
-      .where('expires_at', '>', q.now)
-      .where((eb) => eb('used', '<', eb.ref('uses')))
-      .orderBy('expires_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.#read(
+      this.#db
+        .selectFrom('grants')
+        .selectAll()
+        .where('requester_id', '=', q.requesterId)
+        .where('action', '=', q.action)
+        .where('resource', '=', q.resource)
+        .where('environment', '=', q.environment)
+        .where('expires_at', '>', q.now)
+        .where((eb) => eb('used', '<', eb.ref('uses')))
+        .orderBy('expires_at')
+        .orderBy('id')
+        .execute(),
+    );
     return rows.map(rowToGrant);
   }
 
   async getGrant(id: string): Promise<Grant | null> {
-    const row = await this.#db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#read(
+      this.#db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
     return row === undefined ? null : rowToGrant(row);
   }
 
   async listAuditEvents(after: number, limit: number): Promise<AuditEvent[]> {
-    const rows = await this.#db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('seq', '>', after)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    const rows = await this.#read(
+      this.#db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    );
     return rows.map(rowToAuditEvent);
   }
 
   async countAuditEvents(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('audit_events')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirst(),
+    );
     return toCount(row?.n);
   }
 
@@ -356,7 +391,7 @@ export class KyselyStore implements Store {
   }
 
   async auditTreeSize(): Promise<number> {
-    const last = await this.#db.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({}));
+    const last = await this.#read(this.#db.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({})));
     return Number(last.rows[0]?.seq ?? 0);
   }
 
@@ -416,30 +451,32 @@ export class KyselyStore implements Store {
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | null> {
-    const row = await this.#db
-      .selectFrom('audit_checkpoints')
-      .selectAll()
-      .orderBy('size', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('audit_checkpoints')
+        .selectAll()
+        .orderBy('size', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+    );
     return row === undefined ? null : rowToCheckpoint(row);
   }
 
   async getCheckpoint(size: number): Promise<StoredCheckpoint | null> {
-    const row = await this.#db
-      .selectFrom('audit_checkpoints')
-      .selectAll()
-      .where('size', '=', size)
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db.selectFrom('audit_checkpoints').selectAll().where('size', '=', size).executeTakeFirst(),
+    );
     return row === undefined ? null : rowToCheckpoint(row);
   }
 
   async getRequestPayload(requestId: string): Promise<EncryptedPayload | null> {
-    const row = await this.#db
-      .selectFrom('request_payloads')
-      .selectAll()
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('request_payloads')
+        .selectAll()
+        .where('request_id', '=', requestId)
+        .executeTakeFirst(),
+    );
     if (row === undefined) return null;
     return {
       keyId: row.key_id,
@@ -515,13 +552,15 @@ export class KyselyStore implements Store {
   }
 
   async listDeliveries(requestId: string): Promise<OutboxDelivery[]> {
-    const rows = await this.#db
-      .selectFrom('outbox')
-      .selectAll()
-      .where('request_id', '=', requestId)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.#read(
+      this.#db
+        .selectFrom('outbox')
+        .selectAll()
+        .where('request_id', '=', requestId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
+    );
     return rows.map(rowToDelivery);
   }
 
@@ -545,13 +584,15 @@ export class KyselyStore implements Store {
     requestId: string,
     target: string,
   ): Promise<ChannelMessageRecord | null> {
-    const row = await this.#db
-      .selectFrom('channel_messages')
-      .selectAll()
-      .where('channel', '=', channel)
-      .where('request_id', '=', requestId)
-      .where('target', '=', target)
-      .executeTakeFirst();
+    const row = await this.#read(
+      this.#db
+        .selectFrom('channel_messages')
+        .selectAll()
+        .where('channel', '=', channel)
+        .where('request_id', '=', requestId)
+        .where('target', '=', target)
+        .executeTakeFirst(),
+    );
     return row === undefined
       ? null
       : { channel, requestId, target, ref: JSON.parse(row.ref) as Record<string, string> };

@@ -141,6 +141,10 @@ export class GrantUnavailable extends Error {
  *   concurrent claimers (in this or another process), which then owns it until its lease runs out.
  * - Any failure to reach the database surfaces as an error (the gateway maps it to 503 UNAVAILABLE);
  *   nothing is ever reported as written that was not committed.
+ * - Durability: a write resolves only once its commit is on disk (fsync: PostgreSQL's synchronous commit;
+ *   on SQLite an fsync of the WAL after the commit, in the thread pool, shared by a group of writes), and a
+ *   read resolves only once everything it may have seen is on disk, so no caller acts on a change that a
+ *   power loss could take back.
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';

@@ -5,8 +5,10 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens a better-sqlite3 database configured for the store: WAL (readers never block the writer),
- * synchronous=FULL (a commit survives power loss, not just a process crash), a busy timeout for other
- * processes (e.g. the CLI) holding the write lock, and enforced foreign keys (off by default in SQLite).
+ * synchronous=FULL (a commit survives power loss, not just a process crash; the store relaxes it to NORMAL
+ * when it syncs the WAL itself, see wal-sync.ts), a busy timeout for other processes (e.g. the CLI)
+ * holding the write lock, enforced foreign keys (off by default in SQLite), and temporary storage in
+ * memory.
  */
 export function openSqliteDatabase(path: string): Database.Database {
   const db = new Database(path);
@@ -15,6 +17,10 @@ export function openSqliteDatabase(path: string): Database.Database {
     db.pragma('synchronous = FULL');
     db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
+    // Temporary storage in memory: each write of a group commit runs in a savepoint, whose undo journal
+    // (a copy of every page it touches) would otherwise go through a temporary file, a write() per page.
+    // Nothing in it outlives its transaction, so durability does not depend on it.
+    db.pragma('temp_store = MEMORY');
   } catch (err) {
     db.close();
     throw err;

@@ -21,13 +21,14 @@ describe('SQLite connection', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('uses WAL, durable commits, a busy timeout and foreign keys', () => {
+  it('uses WAL, durable commits, a busy timeout, foreign keys and temporary storage in memory', () => {
     const db = openSqliteDatabase(file);
     opened.push(db);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('busy_timeout', { simple: true })).toBe(SQLITE_BUSY_TIMEOUT_MS);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('temp_store', { simple: true })).toBe(2); // MEMORY
   });
 
   it('never interleaves transactions of concurrent async callers on the one connection', async () => {

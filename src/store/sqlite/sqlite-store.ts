@@ -4,16 +4,32 @@ import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
 import { ImmediateSqliteDialect } from './immediate-dialect.js';
 import { openSqliteDatabase } from './sqlite-database.js';
+import { walFileSync, WalSync } from './wal-sync.js';
 
 /**
  * A store on one SQLite file (or `:memory:`). Not migrated yet: call `migrate()` (openStore does).
  *
  * Open one store per file per process: better-sqlite3 is synchronous, so a second connection in the
  * same process waiting on the first one's write lock would block the event loop the first one needs.
+ *
+ * On a file in WAL mode, commits are made durable by `WalSync` (an fsync of the WAL in the thread pool
+ * before any write is reported done or any read answered) instead of by `synchronous=FULL` on the event
+ * loop; see wal-sync.ts.
  */
 export function createSqliteStore(path: string): Store {
   const database = openSqliteDatabase(path);
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  let wal: WalSync | null = null;
+  if (!database.memory && database.pragma('journal_mode', { simple: true }) === 'wal') {
+    wal = new WalSync(walFileSync(database.name));
+    database.pragma('synchronous = NORMAL');
+  }
+  const syncer = wal;
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({
+      database,
+      ...(syncer ? { onCommit: () => void syncer.afterCommit() } : {}),
+    }),
+  });
   return new KyselyStore({
     kind: 'sqlite',
     db,
@@ -21,5 +37,6 @@ export function createSqliteStore(path: string): Store {
     lockAuditLog: async () => {},
     prepareMigration: async () => undefined,
     groupCommit: true,
+    ...(syncer ? { durability: syncer } : {}),
   });
 }

@@ -1,0 +1,175 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kysely } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEventInput } from '../../core/types.js';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+import type { ApiKeyRecord } from '../store.js';
+import { ImmediateSqliteDialect } from './immediate-dialect.js';
+import { openSqliteDatabase } from './sqlite-database.js';
+import { createSqliteStore } from './sqlite-store.js';
+import { walFileSync, WalSync } from './wal-sync.js';
+
+/** An fsync the test releases by hand, counting how often it was started. */
+function manualSync() {
+  const started: { release: () => void; fail: (err: Error) => void }[] = [];
+  const sync = () => new Promise<void>((resolve, reject) => started.push({ release: resolve, fail: reject }));
+  return { sync, started };
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Whether a promise has settled after the pending callbacks ran. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; i < 5; i++) await tick();
+  return done;
+}
+
+describe('WalSync', () => {
+  it('resolves a commit only after an fsync that started after it', async () => {
+    const { sync, started } = manualSync();
+    const wal = new WalSync(sync);
+    expect(wal.settled()).toBeNull();
+    const first = wal.durable(wal.afterCommit());
+    expect(started).toHaveLength(1);
+    // A commit made while that fsync runs is not covered by it.
+    const second = wal.durable(wal.afterCommit());
+    started[0]?.release();
+    expect(await settledYet(first)).toBe(true);
+    expect(await settledYet(second)).toBe(false);
+    expect(started).toHaveLength(2);
+    started[1]?.release();
+    expect(await settledYet(second)).toBe(true);
+    expect(wal.settled()).toBeNull();
+  });
+
+  it('runs one fsync at a time, covering every commit before it', async () => {
+    const { sync, started } = manualSync();
+    const wal = new WalSync(sync);
+    const waits = [1, 2, 3].map(() => wal.durable(wal.afterCommit()));
+    expect(started).toHaveLength(1);
+    started[0]?.release();
+    // The first fsync started after commit 1 only; commits 2 and 3 share the next one.
+    await tick();
+    expect(started).toHaveLength(2);
+    started[1]?.release();
+    await Promise.all(waits);
+    expect(started).toHaveLength(2);
+  });
+
+  it('fails every pending and later wait once an fsync failed, for good', async () => {
+    const { sync, started } = manualSync();
+    const wal = new WalSync(sync);
+    const pending = wal.durable(wal.afterCommit());
+    started[0]?.fail(new Error('EIO'));
+    await expect(pending).rejects.toThrow(/fsync of the SQLite WAL failed/);
+    wal.afterCommit();
+    await expect(wal.settled()).rejects.toThrow(/fsync/);
+    await expect(wal.durable(1)).rejects.toThrow(/fsync/);
+    expect(started).toHaveLength(1);
+  });
+});
+
+describe('SQLite store with the fsync off the event loop', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'countersign-walsync-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const key = (id: string): ApiKeyRecord => ({
+    id,
+    tokenHash: 'ab'.repeat(32),
+    name: id,
+    kind: 'agent',
+    email: null,
+    groups: [],
+    roles: [],
+    owner: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: null,
+    revokedAt: null,
+  });
+  const event: AuditEventInput = {
+    type: 'key.created',
+    at: '2026-01-01T00:00:00.000Z',
+    requestId: null,
+    actor: { id: 'test', kind: 'system', personId: null, channel: 'system' },
+    data: {},
+  };
+
+  /** A store whose WAL fsync the test controls. */
+  async function storeWithManualSync() {
+    const { sync, started } = manualSync();
+    const wal = new WalSync(sync);
+    const database = openSqliteDatabase(join(dir, 'db.sqlite'));
+    database.pragma('synchronous = NORMAL');
+    const db = new Kysely<Database>({
+      dialect: new ImmediateSqliteDialect({ database, onCommit: () => void wal.afterCommit() }),
+    });
+    const store = new KyselyStore({
+      kind: 'sqlite',
+      db,
+      lockAuditLog: async () => {},
+      prepareMigration: async () => undefined,
+      groupCommit: true,
+      durability: wal,
+    });
+    const migrated = store.migrate();
+    // Migrating ends with an fsync of its own.
+    for (let i = 0; i < 50 && started.length === 0; i++) await tick();
+    started[0]?.release();
+    await migrated;
+    return { store, started };
+  }
+
+  it('answers neither a write nor a read of it before the fsync after its commit returns', async () => {
+    const { store, started } = await storeWithManualSync();
+    const write = store.createApiKey(key('ak_1'), event);
+    // Committed (the row is in the WAL) but not yet synced: the write is not answered...
+    for (let i = 0; i < 50 && started.length < 2; i++) await tick();
+    expect(started).toHaveLength(2);
+    expect(await settledYet(write)).toBe(false);
+    // ...and nobody else is told about it either.
+    const read = store.getApiKey('ak_1');
+    expect(await settledYet(read)).toBe(false);
+    started[1]?.release();
+    await write;
+    expect((await read)?.id).toBe('ak_1');
+    // With nothing left to sync, reads are answered at once.
+    expect((await store.getApiKey('ak_1'))?.id).toBe('ak_1');
+    expect(started).toHaveLength(2);
+    await store.close();
+  });
+
+  it('reports a failed fsync as a failed write, and fails later calls', async () => {
+    const { store, started } = await storeWithManualSync();
+    const write = store.createApiKey(key('ak_2'), event);
+    for (let i = 0; i < 50 && started.length < 2; i++) await tick();
+    started[1]?.fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    await expect(write).rejects.toThrow(/fsync/);
+    await expect(store.getApiKey('ak_2')).rejects.toThrow(/fsync/);
+    await expect(store.createApiKey(key('ak_3'), event)).rejects.toThrow(/fsync/);
+    await store.close();
+  });
+
+  it('syncs the WAL of a file store before answering, with synchronous=NORMAL', async () => {
+    const file = join(dir, 'real.sqlite');
+    const store = createSqliteStore(file);
+    await store.migrate();
+    await Promise.all([1, 2, 3].map((i) => store.createApiKey(key(`ak_r${i}`), event)));
+    expect(await store.listApiKeys()).toHaveLength(3);
+    await store.close();
+    // The WAL fsync itself: works on an existing WAL, and a missing one has nothing to sync.
+    await walFileSync(join(dir, 'none.sqlite'))();
+  });
+});
