@@ -8,7 +8,10 @@ export interface EvidenceReport {
   checkpoint: { origin: string; size: number; root: string };
   window: { since: string | null; until: string };
   events: number;
-  /** Requests submitted in the window, and their outcomes by final event type. */
+  /**
+   * Requests submitted in the window, and their outcomes: by the type of the event that settled them, or
+   * by the `status` of a `request.submitted` event for a request decided on submission.
+   */
   requests: { submitted: number; outcomes: Record<string, number> };
   approvals: { requestId: string; at: string; approvers: unknown[]; decidedBy: unknown }[];
   /** Reviews refused for separation of duties (`review.refused` events): `type` is the error code. */
@@ -46,11 +49,19 @@ export function buildEvidenceReport(
   };
   for (const r of inWindow) {
     if (r.type === 'request.submitted') report.requests.submitted++;
-    if (OUTCOMES.has(r.type)) {
-      const outcome = r.type.slice('request.'.length);
+    // The outcome is its own event when it came later (a review, a timeout, a cancel), and part of the
+    // `request.submitted` event when the request was decided on submission (by policy or by a grant:
+    // `data.status` approved or denied, with `data.decidedBy`). Logs from before that carried a separate
+    // `request.approved` / `request.denied` event instead, and no `data.status`: both count once.
+    const decidedOnSubmit =
+      r.type === 'request.submitted' && (r.data.status === 'approved' || r.data.status === 'denied')
+        ? r.data.status
+        : null;
+    if (OUTCOMES.has(r.type) || decidedOnSubmit !== null) {
+      const outcome = decidedOnSubmit ?? r.type.slice('request.'.length);
       report.requests.outcomes[outcome] = (report.requests.outcomes[outcome] ?? 0) + 1;
     }
-    if (r.type === 'request.approved') {
+    if (r.type === 'request.approved' || decidedOnSubmit === 'approved') {
       report.approvals.push({
         requestId: r.requestId ?? '',
         at: r.at,

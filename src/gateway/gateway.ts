@@ -181,40 +181,37 @@ export class Gateway {
       reason: fields.reason,
       context: fields.context,
     });
-    const submitted: AuditEventInput = {
+    // One event records the submission and, for a request decided on the spot (by policy or by a grant),
+    // its outcome too (`status`, `decidedBy`): it is one state change, so one event.
+    const submitted = (req: ActionRequest): AuditEventInput => ({
       type: 'request.submitted',
       at,
-      requestId: base.id,
+      requestId: req.id,
       actor,
       data: {
-        action: base.action,
-        resource: base.resource,
-        environment: base.environment,
+        action: req.action,
+        resource: req.resource,
+        environment: req.environment,
         digest,
         onBehalfOf,
         policyVersion: policy.version,
         rule: decision.rule,
         effect: decision.effect,
-        explanation: decision.explanation,
+        explanation: req.policy.explanation,
+        status: req.status,
+        decidedBy: req.decidedBy,
         dlp: {
           types: [...new Set(inspection.findings.map((f) => f.type))].sort(),
           classes: inspection.classes,
         },
         ...(payload === undefined ? {} : { payloadSha256: payload.sha256 }),
       },
-    };
-    const autoDecided = (req: ActionRequest, decidedBy: string): AuditEventInput => ({
-      type: `request.${req.status}`,
-      at,
-      requestId: req.id,
-      actor: { id: 'policy', kind: 'system', personId: null, channel: 'system' },
-      data: { decidedBy, digest, policyVersion: policy.version, rule: decision.rule },
     });
 
     let result: { request: ActionRequest; created: boolean } | null = null;
-    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, autoDecided, payload);
+    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, payload);
     if (result === null) {
-      const events = base.status === 'pending' ? [submitted] : [submitted, autoDecided(base, 'policy')];
+      const events = [submitted(base)];
       const deliveries = base.status === 'pending' ? this.#deliveries(base, 'request.created') : [];
       result = await store.insertRequest(base, events, {
         ...(payload === undefined ? {} : { payload }),
@@ -239,8 +236,7 @@ export class Gateway {
   /** A pending request covered by a live grant is approved by it, consuming one use atomically. */
   async #tryGrants(
     base: ActionRequest,
-    submitted: AuditEventInput,
-    autoDecided: (req: ActionRequest, decidedBy: string) => AuditEventInput,
+    submitted: (req: ActionRequest) => AuditEventInput,
     payload: EncryptedPayload | undefined,
   ): Promise<{ request: ActionRequest; created: boolean } | null> {
     const grants = await this.#d.store.findGrants({
@@ -262,7 +258,7 @@ export class Gateway {
         },
       };
       try {
-        return await this.#d.store.insertRequest(req, [submitted, autoDecided(req, grant.id)], {
+        return await this.#d.store.insertRequest(req, [submitted(req)], {
           consumeGrantId: grant.id,
           ...(payload === undefined ? {} : { payload }),
         });
