@@ -6,13 +6,17 @@
  * When the export is longer than the checkpoint, the checkpoint is checked against the root of its
  * first `size` events, and the later lines are checked for format and order only (see `notes`).
  */
-import { createReadStream } from 'node:fs';
-import { canonicalJson } from '../core/digest.js';
-import { scanCanonicalLine, type CanonicalScan } from './canonical-line.js';
+import { createReadStream, existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { parseCheckpoint, type ParsedCheckpoint } from './checkpoint.js';
 import { EMPTY_ROOT } from './hash.js';
-import { TreeBuilder, fastLeafHash } from './merkle.js';
+import { TreeBuilder, fromHashString } from './merkle.js';
 import { NoteError, openNote, verifierFromKey, type NoteVerifier } from './note.js';
+import { checkBatch, type BatchResult } from './verify-batch.js';
+import type { WorkerJob } from './verify-worker.js';
 
 export type VerifyCheck =
   | 'key'
@@ -59,13 +63,24 @@ export interface VerifyLogOptions {
   progressEvery?: number;
   /** Per-line problems listed before the rest are only counted (default 50). */
   maxLineProblems?: number;
+  /**
+   * Worker threads that check and hash batches of lines while this thread reads the export and
+   * applies their results in order; 0 does all the work in this thread. Default: 0 for `verifyLog`;
+   * for `verifyLogFile`, one per available core (at most 8) for files of 32 MiB or more, else 0.
+   */
+  threads?: number;
+  /** Starts a worker running verify-worker (for tests, or where the compiled worker lives elsewhere). */
+  spawnWorker?: () => Worker;
+  /** Lines per batch, a power of two (default 8192). */
+  batchLines?: number;
+  /** A batch stops growing at about this many bytes (default 8 MiB), with fewer lines. */
+  batchBytes?: number;
 }
 
 export type ExportSource =
   string | Uint8Array | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
 
 const b64 = (h: Buffer) => h.toString('base64');
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 interface OpenedCheckpoint {
   cp: ParsedCheckpoint | null;
@@ -125,8 +140,6 @@ class ExportChecker {
   readonly problems: VerifyProblem[] = [];
   #run: Run | null = null;
   #lastFlushed: { run: Run; index: number } | null = null;
-  readonly #scan: CanonicalScan = { canonical: false, seq: Number.NaN };
-
   readonly #snapshotSizes: Set<number>;
   readonly #maxLineProblems: number;
 
@@ -136,57 +149,42 @@ class ExportChecker {
     if (snapshotSizes.has(0)) this.roots.set(0, EMPTY_ROOT);
   }
 
+  /** The checkpoint sizes among leaves (first, first + count], counted from `first`. */
+  snapshotsIn(first: number, count: number): number[] {
+    const inside: number[] = [];
+    for (const s of this.#snapshotSizes) if (s > first && s <= first + count) inside.push(s - first);
+    return inside.sort((a, b) => a - b);
+  }
+
   lineProblem(p: VerifyProblem): void {
     this.lineProblems++;
     if (this.lineProblems <= this.#maxLineProblems) this.problems.push(p);
   }
 
-  line(bytes: Uint8Array, start: number, stop: number): void {
-    const lineNo = this.tree.size + 1;
-    const scan = this.#scan;
-    scanCanonicalLine(bytes, start, stop, scan);
-    let seq = scan.seq;
-    if (scan.canonical) {
-      this.tree.append(fastLeafHash(bytes, start, stop));
-    } else {
-      this.nonCanonical++;
-      const leaf = this.#slowLeaf(bytes.subarray(start, stop), lineNo);
-      seq = leaf.seq;
-      this.tree.append(fastLeafHash(leaf.bytes));
+  /**
+   * Applies the result of the next batch of lines, which must start at leaf `tree.size`: roots at the
+   * checkpoint sizes inside it, its subtree, then its lines' problems and seqs in line order.
+   */
+  apply(r: BatchResult): void {
+    const first = this.tree.size;
+    for (const snap of r.snapshots)
+      this.roots.set(first + snap.size, fromHashString(this.tree.rootString(snap.stack)));
+    // The stack's subtrees, largest first: one per 1-bit of the batch's line count.
+    let rest = r.count;
+    for (const root of r.stack) {
+      let level = 0;
+      while (2 ** (level + 1) <= rest) level++;
+      this.tree.appendSubtree(root, level);
+      rest -= 2 ** level;
     }
-    this.#sequence(lineNo, seq);
-    const size = this.tree.size;
-    if (this.#snapshotSizes.has(size)) this.roots.set(size, this.tree.root());
-  }
-
-  /** JSON.parse and the reference canonicaliser; a line that fails is hashed as it is (and reported). */
-  #slowLeaf(raw: Uint8Array, line: number): { bytes: Uint8Array; seq: number } {
-    const fail = (message: string) => {
-      this.lineProblem({ check: 'json', line, message: `line ${line}: ${message}` });
-      return { bytes: raw, seq: Number.NaN };
-    };
-    if (raw.length === 0) return fail('empty line');
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      return fail('not valid UTF-8');
+    this.nonCanonical += r.nonCanonical;
+    let next = 0;
+    for (let i = 0; i < r.count; i++) {
+      const line = first + i + 1;
+      for (; next < r.problems.length && r.problems[next]!.line === line; next++)
+        this.lineProblem({ check: 'json', line, message: r.problems[next]!.message });
+      this.#sequence(line, r.seqs[i]!);
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      return fail(`not valid JSON (${(err as Error).message})`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail('not a JSON object');
-    let canonical: string;
-    try {
-      canonical = canonicalJson(value);
-    } catch (err) {
-      return fail(`cannot be put in canonical (JCS) form: ${(err as Error).message}`);
-    }
-    const seq = (value as { seq?: unknown }).seq;
-    return { bytes: Buffer.from(canonical, 'utf8'), seq: typeof seq === 'number' ? seq : Number.NaN };
   }
 
   #sequence(line: number, seq: number): void {
@@ -257,30 +255,259 @@ class ExportChecker {
   }
 }
 
-/** Splits a byte/text stream into lines and feeds them to `onLine` (bytes, start, end). */
-async function forEachLine(
-  source: ExportSource,
-  onLine: (bytes: Uint8Array, start: number, stop: number) => void,
-): Promise<void> {
-  let carry: Buffer | null = null;
-  const feed = (chunk: string | Uint8Array) => {
-    const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, 'utf8')
-        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const buf: Buffer = carry ? Buffer.concat([carry, bytes]) : bytes;
-    let start = 0;
-    for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-      onLine(buf, start, nl);
-      start = nl + 1;
+/** Lines per batch at most: a power of two, so that each batch is one perfect subtree of the log. */
+const BATCH_LINES = 8192;
+/** A batch stops growing at about this many bytes (fewer lines then, still a power of two). */
+const BATCH_BYTES = 8 << 20;
+/** Chunks of the source are copied into batches at most this many bytes at a time. */
+const CHUNK = 1 << 20;
+/** Files at least this big are verified with worker threads by default. */
+const THREADS_FROM_BYTES = 32 << 20;
+
+/** The largest power of two <= n (n >= 1). */
+function floorPowerOfTwo(n: number): number {
+  let k = 1;
+  while (k * 2 <= n) k *= 2;
+  return k;
+}
+
+/** The largest power of two <= max that divides position: how many lines a batch there may hold. */
+function alignedLimit(position: number, max: number): number {
+  let k = 1;
+  while (k < max && position % (k * 2) === 0) k *= 2;
+  return k;
+}
+
+/**
+ * Cuts the export into batches of whole lines for checkBatch: each holds 2^k lines and starts at a
+ * multiple of 2^k lines, so that its leaves form one perfect subtree of the log (RFC 9162 §2.1.1),
+ * which a worker can hash on its own. Byte 0 of each batch buffer is scratch, and every line ends in
+ * `\n` (one is added to a last line without it).
+ */
+class Batcher {
+  #buf: Buffer;
+  /** Bytes in #buf: [1, #filled). */
+  #filled = 1;
+  /** The `\n` of each complete line in #buf, in order. */
+  #ends: number[] = [];
+  /** Where the search for the next `\n` resumes. */
+  #scanFrom = 1;
+  /** Lines handed out so far. */
+  #position = 0;
+  readonly #free: Buffer[] = [];
+  readonly #maxLines: number;
+  readonly #maxBytes: number;
+  /** The size of the buffers batches are cut from (bigger ones are made for lines longer than that). */
+  readonly #capacity: number;
+  readonly #onBatch: (bytes: Buffer, count: number, firstLine: number) => void | Promise<void>;
+
+  constructor(
+    maxLines: number,
+    maxBytes: number,
+    onBatch: (bytes: Buffer, count: number, firstLine: number) => void | Promise<void>,
+  ) {
+    this.#maxLines = maxLines;
+    this.#maxBytes = maxBytes;
+    this.#capacity = maxBytes + 2 * CHUNK;
+    this.#onBatch = onBatch;
+    this.#buf = this.#take(0);
+  }
+
+  /** Returns a batch's buffer once its bytes are no longer needed. */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.#capacity && this.#free.length < 16) this.#free.push(Buffer.from(buffer));
+  }
+
+  #take(atLeast: number): Buffer {
+    if (atLeast <= this.#capacity) return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#capacity);
+    return Buffer.allocUnsafeSlow(atLeast);
+  }
+
+  async push(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.length; at += CHUNK) {
+      const part = chunk.subarray(at, Math.min(at + CHUNK, chunk.length));
+      if (this.#filled + part.length + 1 > this.#buf.length) {
+        // Only a line longer than a batch gets here: grow.
+        const bigger = this.#take(Math.max(this.#buf.length * 2, this.#filled + part.length + 1));
+        this.#buf.copy(bigger, 0, 0, this.#filled);
+        this.#buf = bigger;
+      }
+      this.#buf.set(part, this.#filled);
+      this.#filled += part.length;
+      const view = this.#buf.subarray(0, this.#filled);
+      for (let nl = view.indexOf(0x0a, this.#scanFrom); nl >= 0; nl = view.indexOf(0x0a, this.#scanFrom)) {
+        this.#ends.push(nl);
+        this.#scanFrom = nl + 1;
+      }
+      await this.#cutFull();
+      while (this.#filled > this.#maxBytes && this.#ends.length > 0) {
+        await this.#cut(floorPowerOfTwo(Math.min(this.#ends.length, this.#limit())));
+        await this.#cutFull();
+      }
     }
-    carry = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
+  }
+
+  async end(): Promise<void> {
+    if (this.#filled > this.#scanFrom) {
+      this.#buf[this.#filled] = 0x0a; // the last line had no newline: give it one
+      this.#ends.push(this.#filled);
+      this.#filled += 1;
+      this.#scanFrom = this.#filled;
+    }
+    while (this.#ends.length > 0)
+      await this.#cut(floorPowerOfTwo(Math.min(this.#ends.length, this.#limit())));
+  }
+
+  #limit(): number {
+    return alignedLimit(this.#position, this.#maxLines);
+  }
+
+  async #cutFull(): Promise<void> {
+    while (this.#ends.length >= this.#limit()) await this.#cut(this.#limit());
+  }
+
+  /** Hands out the first `count` complete lines as a batch. */
+  async #cut(count: number): Promise<void> {
+    const old = this.#buf;
+    const used = this.#ends[count - 1]! + 1;
+    const rest = this.#filled - used;
+    const next = this.#take(rest + 2 + CHUNK);
+    old.copy(next, 1, used, this.#filled);
+    const shift = used - 1;
+    this.#buf = next;
+    this.#filled = rest + 1;
+    this.#ends = this.#ends.slice(count).map((e) => e - shift);
+    this.#scanFrom -= shift;
+    const firstLine = this.#position + 1;
+    this.#position += count;
+    await this.#onBatch(old.subarray(0, used), count, firstLine);
+  }
+}
+
+/** Feeds every byte of the source to the batcher. */
+async function feed(source: ExportSource, batcher: Batcher): Promise<void> {
+  const bytes = (chunk: string | Uint8Array) =>
+    typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+  if (typeof source === 'string' || source instanceof Uint8Array) await batcher.push(bytes(source));
+  else if (Symbol.asyncIterator in source) for await (const chunk of source) await batcher.push(bytes(chunk));
+  else for (const chunk of source) await batcher.push(bytes(chunk));
+  await batcher.end();
+}
+
+const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
+
+/** Worker threads running checkBatch; each takes the next job when the one before is done. */
+class BatchPool {
+  readonly #workers: { worker: Worker; pending: number }[];
+  readonly #waiting = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: unknown) => void }>();
+  #nextId = 0;
+  #failed: Error | null = null;
+
+  constructor(threads: number, spawn: () => Worker, onBuffer: (b: ArrayBuffer) => void) {
+    this.#workers = [];
+    for (let i = 0; i < threads; i++) {
+      let worker: Worker;
+      try {
+        worker = spawn();
+      } catch (err) {
+        for (const w of this.#workers) void w.worker.terminate();
+        throw err;
+      }
+      const entry = { worker, pending: 0 };
+      entry.worker.on('message', (m: { id: number; result: BatchResult; buffer: ArrayBuffer }) => {
+        entry.pending--;
+        onBuffer(m.buffer);
+        const w = this.#waiting.get(m.id);
+        this.#waiting.delete(m.id);
+        w?.resolve(m.result);
+      });
+      const fail = (err: unknown) => {
+        this.#failed ??= err instanceof Error ? err : new Error(String(err));
+        for (const w of this.#waiting.values()) w.reject(err);
+        this.#waiting.clear();
+      };
+      entry.worker.on('error', fail);
+      entry.worker.on('exit', (code) => fail(new Error(`verification worker exited (code ${code})`)));
+      this.#workers.push(entry);
+    }
+  }
+
+  run(bytes: Buffer, count: number, firstLine: number, snapshots: number[]): Promise<BatchResult> {
+    if (this.#failed !== null) {
+      const failed = Promise.reject(this.#failed);
+      failed.catch(() => {}); // see below
+      return failed;
+    }
+    const entry = this.#workers.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const id = this.#nextId++;
+    const job: WorkerJob = {
+      id,
+      buffer: bytes.buffer as ArrayBuffer,
+      length: bytes.length,
+      count,
+      firstLine,
+      snapshots,
+    };
+    entry.pending++;
+    const done = new Promise<BatchResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    entry.worker.postMessage(job, [job.buffer]);
+    // Handled here so that a failure while the caller awaits an earlier batch is not "unhandled";
+    // the caller still sees it when it awaits this one.
+    done.catch(() => {});
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.#failed ??= new Error('verification workers closed');
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+  }
+}
+
+/** Reads the source, has its batches checked (here or in workers) and applies the results in order. */
+async function checkExport(
+  source: ExportSource,
+  checker: ExportChecker,
+  opts: VerifyLogOptions,
+  threads: number,
+): Promise<void> {
+  const every = Math.max(1, opts.progressEvery ?? 100_000);
+  const onProgress = opts.onProgress;
+  let progressAt = every;
+  const apply = (r: BatchResult) => {
+    checker.apply(r);
+    for (; onProgress && progressAt <= checker.tree.size; progressAt += every) onProgress(progressAt);
   };
-  if (typeof source === 'string' || source instanceof Uint8Array) feed(source);
-  else if (Symbol.asyncIterator in source) for await (const chunk of source) feed(chunk);
-  else for (const chunk of source) feed(chunk);
-  const rest = carry as Buffer | null; // assigned in feed(), which TypeScript cannot see
-  if (rest) onLine(rest, 0, rest.length); // a last line without its newline
+  const maxLines = opts.batchLines ?? BATCH_LINES;
+  const maxBytes = Math.max(1, opts.batchBytes ?? BATCH_BYTES);
+  if (maxLines < 1 || floorPowerOfTwo(maxLines) !== maxLines) {
+    throw new RangeError(`batchLines must be a power of two, got ${maxLines}`);
+  }
+
+  if (threads <= 0) {
+    const batcher: Batcher = new Batcher(maxLines, maxBytes, (bytes, count, firstLine) => {
+      apply(checkBatch({ bytes, count, firstLine, snapshots: checker.snapshotsIn(firstLine - 1, count) }));
+      batcher.recycle(bytes.buffer as ArrayBuffer);
+    });
+    await feed(source, batcher);
+    return;
+  }
+
+  let batcher: Batcher | null = null;
+  const pool = new BatchPool(threads, opts.spawnWorker ?? (() => new Worker(WORKER_URL)), (buffer) =>
+    batcher?.recycle(buffer),
+  );
+  // Results are applied in line order; at most two batches per worker are in flight.
+  const inFlight: Promise<BatchResult>[] = [];
+  try {
+    batcher = new Batcher(maxLines, maxBytes, async (bytes, count, firstLine) => {
+      inFlight.push(pool.run(bytes, count, firstLine, checker.snapshotsIn(firstLine - 1, count)));
+      while (inFlight.length >= 2 * threads) apply(await inFlight.shift()!);
+    });
+    await feed(source, batcher);
+    while (inFlight.length > 0) apply(await inFlight.shift()!);
+  } finally {
+    await pool.close();
+  }
 }
 
 /** Verifies an export given as text, bytes or a stream of chunks. Never throws for bad input: it reports. */
@@ -305,16 +532,11 @@ export async function verifyLog(source: ExportSource, opts: VerifyLogOptions): P
   if (latest.cp) sizes.add(latest.cp.size);
   if (old?.cp) sizes.add(old.cp.size);
   const checker = new ExportChecker(sizes, opts.maxLineProblems ?? 50);
-  const every = Math.max(1, opts.progressEvery ?? 100_000);
-  const onProgress = opts.onProgress;
-  await forEachLine(source, (bytes, start, stop) => {
-    checker.line(bytes, start, stop);
-    if (onProgress && checker.tree.size % every === 0) onProgress(checker.tree.size);
-  });
+  await checkExport(source, checker, opts, opts.threads ?? 0);
   checker.finish();
   problems.push(...checker.problems);
   const events = checker.tree.size;
-  onProgress?.(events);
+  opts.onProgress?.(events);
 
   const sequenceHint = checker.sequenceProblems > 0 ? ' (see the sequence problems)' : '';
   const cp = latest.cp;
@@ -392,7 +614,26 @@ export async function verifyLog(source: ExportSource, opts: VerifyLogOptions): P
   };
 }
 
-/** Verifies an export file, streaming it in large chunks (memory stays O(log n) plus one chunk). */
+/**
+ * Verifies an export file, streaming it in large chunks (memory stays O(log n) plus a few batches).
+ * Big files are checked by worker threads, one per core, unless `opts.threads` says otherwise.
+ */
 export async function verifyLogFile(path: string, opts: VerifyLogOptions): Promise<VerifyLogResult> {
-  return verifyLog(createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>, opts);
+  const threads = opts.threads ?? (await defaultThreads(path, opts));
+  return verifyLog(createReadStream(path, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>, {
+    ...opts,
+    threads,
+  });
+}
+
+async function defaultThreads(path: string, opts: VerifyLogOptions): Promise<number> {
+  const cores = Math.min(availableParallelism(), 8);
+  if (cores < 2) return 0;
+  // Where this module runs uncompiled (from the .ts sources), there is no worker script to start.
+  if (!opts.spawnWorker && !existsSync(fileURLToPath(WORKER_URL))) return 0;
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
+  return size >= THREADS_FROM_BYTES ? cores : 0;
 }
