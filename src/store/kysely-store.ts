@@ -50,7 +50,7 @@ export interface KyselyStoreBackend {
    * When COMMIT does not sync by itself (SQLite WAL with the fsync in the thread pool, sqlite/wal-sync.ts):
    * writes are answered after `settled()`, and so are reads, so that nobody sees what is not yet durable.
    */
-  readonly durability?: Durability & { afterCommit(): number };
+  readonly durability?: Durability & { afterCommit(): number; close(): Promise<void> };
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -158,6 +158,8 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Writes already answered are synced; ones in flight get their fsync before the file is let go.
+    await this.#backend.durability?.close();
     await this.#db.destroy();
   }
 

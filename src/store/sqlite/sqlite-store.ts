@@ -20,7 +20,8 @@ export function createSqliteStore(path: string): Store {
   const database = openSqliteDatabase(path);
   let wal: WalSync | null = null;
   if (!database.memory && database.pragma('journal_mode', { simple: true }) === 'wal') {
-    wal = new WalSync(walFileSync(database.name));
+    const file = walFileSync(database.name);
+    wal = new WalSync(file.sync, file.close);
     database.pragma('synchronous = NORMAL');
   }
   const syncer = wal;

@@ -170,6 +170,8 @@ describe('SQLite store with the fsync off the event loop', () => {
     expect(await store.listApiKeys()).toHaveLength(3);
     await store.close();
     // The WAL fsync itself: works on an existing WAL, and a missing one has nothing to sync.
-    await walFileSync(join(dir, 'none.sqlite'))();
+    const none = walFileSync(join(dir, 'none.sqlite'));
+    await none.sync();
+    none.close();
   });
 });

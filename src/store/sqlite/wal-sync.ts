@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fsync, open } from 'node:fs';
 import { dirname } from 'node:path';
 
 interface Waiter {
@@ -29,15 +29,29 @@ interface Waiter {
  */
 export class WalSync {
   readonly #sync: () => Promise<void>;
+  readonly #close: () => void;
   #committed = 0;
   #synced = 0;
   #running = false;
   #failure: Error | null = null;
   #waiters: Waiter[] = [];
 
-  /** @param sync fsyncs the WAL (and whatever else must be durable); injectable for tests. */
-  constructor(sync: () => Promise<void>) {
+  /**
+   * @param sync fsyncs the WAL (and whatever else must be durable); injectable for tests.
+   * @param close releases what `sync` holds, once the store is closed.
+   */
+  constructor(sync: () => Promise<void>, close: () => void = () => {}) {
     this.#sync = sync;
+    this.#close = close;
+  }
+
+  /**
+   * After the last commit: waits for the syncs in flight, then releases the file. A failed fsync was
+   * already reported to every write and read it concerned; closing does not report it again.
+   */
+  async close(): Promise<void> {
+    await this.settled()?.catch(() => {});
+    this.#close();
   }
 
   /** Called right after each successful COMMIT, before anything else can use the connection. */
@@ -95,33 +109,48 @@ export class WalSync {
 }
 
 /**
- * fsyncs `<database>-wal`, opened afresh each time so that it is always the file SQLite writes now. The
- * first time, the folder too, so that the WAL file's own directory entry is durable (as SQLite does when
- * it first syncs a file it created). A WAL that does not exist has nothing unsynced: SQLite deletes it
- * only after checkpointing it into the database file and syncing that.
+ * fsyncs `<database>-wal` through a descriptor opened at the first sync and kept (one thread-pool call
+ * per sync). It stays the file SQLite writes: SQLite deletes or replaces the WAL only when the last
+ * connection closes, and ours is open (every connection holds the WAL's shared "dead man switch" lock).
+ * The first time, the folder is synced too, so that the WAL file's own directory entry is durable (as
+ * SQLite does when it first syncs a file it created). A WAL that does not exist yet has nothing unsynced.
  */
-export function walFileSync(databasePath: string): () => Promise<void> {
+export function walFileSync(databasePath: string): { sync: () => Promise<void>; close: () => void } {
+  const walPath = `${databasePath}-wal`;
+  let fd: number | null = null;
   let dirSynced = false;
-  return async () => {
-    await fsyncPath(`${databasePath}-wal`, true);
-    if (!dirSynced) {
-      await fsyncPath(dirname(databasePath), false);
-      dirSynced = true;
-    }
+  return {
+    async sync() {
+      if (fd === null) {
+        try {
+          fd = await openFile(walPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw err;
+        }
+      }
+      await fsyncFile(fd);
+      if (!dirSynced) {
+        const dir = await openFile(dirname(databasePath));
+        try {
+          await fsyncFile(dir);
+        } finally {
+          closeSync(dir);
+        }
+        dirSynced = true;
+      }
+    },
+    close() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
   };
 }
 
-async function fsyncPath(path: string, missingIsFine: boolean): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if (missingIsFine && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+function openFile(path: string): Promise<number> {
+  return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function fsyncFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
