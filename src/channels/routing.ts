@@ -52,3 +52,28 @@ export function planDeliveries(
   }
   return out;
 }
+
+/**
+ * The policy's `notify:` targets that no configured channel will send, with why: a malformed entry, or a
+ * channel that is not configured (its notifications are skipped). Checked at start so that a typo or a
+ * missing `channels:` block is said out loud instead of silently sending nothing.
+ */
+export function unroutedTargets(
+  targets: readonly { rule: string; target: string }[],
+  configured: ReadonlySet<string>,
+): { rule: string; target: string; why: string }[] {
+  const out: { rule: string; target: string; why: string }[] = [];
+  for (const { rule, target } of targets) {
+    const t = parseNotifyTarget(target);
+    if (t === null)
+      out.push({ rule, target, why: 'not CHANNEL:TARGET (e.g. slack:#ops, teams:ops, webhook:siem)' });
+    else if (!configured.has(t.channel)) {
+      out.push({
+        rule,
+        target,
+        why: `channels.${t.channel === 'webhook' ? 'webhooks' : t.channel} is not configured`,
+      });
+    }
+  }
+  return out;
+}

@@ -123,9 +123,13 @@ function compile(
   });
   const ruleNames = Object.freeze(rules.map((r) => r.name));
   const ruleSet = ruleSetOf(rules);
+  const notifyTargets = Object.freeze(
+    rules.flatMap((r) => r.decision.notify.map((target) => Object.freeze({ rule: r.name, target }))),
+  );
   return Object.freeze({
     version,
     ruleNames,
+    notifyTargets,
     evaluate: (input: PolicyInput) => evaluateRules(ruleSet, defaults, input),
   });
 }

@@ -44,6 +44,8 @@ export interface CompiledPolicy {
   /** `sha256:` + hex of the file's bytes: recorded on every decision. */
   readonly version: string;
   readonly ruleNames: readonly string[];
+  /** Every rule's `notify:` targets, as written (`slack:#ops`), for start-up checks against the channels. */
+  readonly notifyTargets: readonly { rule: string; target: string }[];
   /** Never throws: evaluation errors fail closed into a deny with an explanation that says why. */
   evaluate(input: PolicyInput): Evaluation;
 }

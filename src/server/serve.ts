@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import { guardStore } from '../store/unavailable-guard.js';
 import { buildApp } from './app.js';
 import { VERSION } from '../version.js';
+import { unroutedTargets } from '../channels/routing.js';
 import { startChannels, type OutboxTuning, type RunningChannels } from '../channels/start-channels.js';
 
 export interface RunningGateway {
@@ -68,6 +69,9 @@ export async function startGateway(
       ...(options.outbox ? { tuning: options.outbox } : {}),
     });
     if (channels) started.push(() => channels.stop());
+    for (const u of unroutedTargets(policy.notifyTargets, channels?.worker.channelNames ?? new Set())) {
+      logger.warn(u, `rule "${u.rule}" notifies ${u.target}, which nothing sends: ${u.why}`);
+    }
     let sweeper: ExpirySweeper | null = null;
     const scanner = options.scanner ?? createScanner(config.dlp);
     const gateway = new Gateway({

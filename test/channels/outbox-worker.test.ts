@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRetryAfter, RetryLaterError, type Channel, type Delivery } from '../../src/channels/channel.js';
 import { OutboxWorker } from '../../src/channels/outbox-worker.js';
-import { planDeliveries } from '../../src/channels/routing.js';
+import { planDeliveries, unroutedTargets } from '../../src/channels/routing.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/logger.js';
 import type { Store } from '../../src/store/store.js';
@@ -175,5 +175,26 @@ describe('planDeliveries', () => {
       'slack:@requester',
       'webhook:other',
     ]);
+  });
+});
+
+describe('unroutedTargets', () => {
+  it('names the notify targets nothing will send, and why', () => {
+    const targets = [
+      { rule: 'a', target: 'slack:#ops' },
+      { rule: 'a', target: 'teams:ops' },
+      { rule: 'b', target: 'webhook:siem' },
+      { rule: 'b', target: 'pagerduty' },
+    ];
+    expect(unroutedTargets(targets, new Set(['slack']))).toEqual([
+      { rule: 'a', target: 'teams:ops', why: 'channels.teams is not configured' },
+      { rule: 'b', target: 'webhook:siem', why: 'channels.webhooks is not configured' },
+      {
+        rule: 'b',
+        target: 'pagerduty',
+        why: 'not CHANNEL:TARGET (e.g. slack:#ops, teams:ops, webhook:siem)',
+      },
+    ]);
+    expect(unroutedTargets(targets.slice(0, 3), new Set(['slack', 'teams', 'webhook']))).toEqual([]);
   });
 });
