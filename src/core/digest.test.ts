@@ -1,3 +1,4 @@
+import canonicalizeReference from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { readVector, vectorsAvailable } from '../../test/helpers/vectors.js';
 import { actionDigest, canonicalJson } from './digest.js';
@@ -51,5 +52,63 @@ describe('action digest', () => {
   it('binds only the four fields: reason and context do not change it', () => {
     const withExtra = { ...base, reason: 'x', context: { run: 1 } } as typeof base;
     expect(actionDigest(withExtra)).toBe(actionDigest(base));
+  });
+});
+
+describe('canonicalJson', () => {
+  // The reference implementation it replaced on the hot path; the output must stay byte for byte the same.
+  const reference = canonicalizeReference;
+
+  /** A deterministic pseudo-random JSON value (strings with escapes, astral characters, numbers of every form). */
+  function generate(seed: number): unknown {
+    let s = seed;
+    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const strings = ['', 'a', 'é', '\u0000\u001f"\\/\b\f\n\r\t', '😀x', '\u2028\u2029', 'ü\u00ff\u0100', '€'];
+    const numbers = [
+      0, -0, 1, -1, 1.5, 1e21, 1e-7, 123456789012345680000, 5e-324, 1.7976931348623157e308, 0.1,
+    ];
+    const value = (depth: number): unknown => {
+      const r = rnd();
+      if (depth > 3 || r < 0.3) {
+        const k = Math.floor(rnd() * 5);
+        if (k === 0) return strings[Math.floor(rnd() * strings.length)];
+        if (k === 1) return numbers[Math.floor(rnd() * numbers.length)];
+        if (k === 2) return rnd() < 0.5;
+        if (k === 3) return null;
+        return `${strings[Math.floor(rnd() * strings.length)]}${Math.floor(rnd() * 1000)}`;
+      }
+      if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rnd() * 5); i > 0; i--) {
+        o[`${strings[Math.floor(rnd() * strings.length)]}${Math.floor(rnd() * 3)}`] = value(depth + 1);
+      }
+      if (rnd() < 0.2) o.skipped = undefined;
+      return o;
+    };
+    return value(0);
+  }
+
+  it('writes exactly what the canonicalize package writes', () => {
+    for (let seed = 1; seed <= 2000; seed++) {
+      const v = generate(seed);
+      expect(canonicalJson(v), JSON.stringify(v)).toBe(reference(v));
+    }
+    const withToJson = { at: new Date(0), nested: { toJSON: () => ({ b: 1, a: [2] }) } };
+    expect(canonicalJson(withToJson)).toBe(reference(withToJson));
+  });
+
+  it('refuses what JSON cannot represent faithfully', () => {
+    expect(() => canonicalJson(NaN)).toThrow(/NaN/);
+    expect(() => canonicalJson({ a: [Infinity] })).toThrow(/Infinity/);
+    expect(() => canonicalJson({ a: 'x\uD800' })).toThrow(/surrogate/);
+    expect(() => canonicalJson({ ['\uDC00']: 1 })).toThrow(/surrogate/);
+    expect(() => canonicalJson({ a: 1n })).toThrow(TypeError);
+    expect(() => canonicalJson(undefined)).toThrow(TypeError);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = { again: cycle };
+    expect(() => canonicalJson(cycle)).toThrow(/Circular/);
+    // The same object twice, not in a cycle, is fine.
+    const shared = { x: 1 };
+    expect(canonicalJson({ a: shared, b: [shared] })).toBe('{"a":{"x":1},"b":[{"x":1}]}');
   });
 });

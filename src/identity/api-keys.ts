@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CountersignError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { AuditEventInput, Principal, PrincipalKind, Role } from '../core/types.js';
@@ -19,7 +19,7 @@ export interface NewApiKey {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** Creates a key and returns its token: the only time the token exists outside the caller's hands. */
@@ -96,7 +96,7 @@ export async function authenticateApiKey(store: Store, clock: Clock, token: stri
   if (!m) throw fail();
   const record = await store.getApiKey(m[1] as string);
   if (!record) throw fail();
-  const given = Buffer.from(hashToken(token), 'hex');
+  const given = hash('sha256', token, 'buffer');
   const stored = Buffer.from(record.tokenHash, 'hex');
   if (given.length !== stored.length || !timingSafeEqual(given, stored)) throw fail();
   if (record.revokedAt !== null) throw fail();
