@@ -268,6 +268,16 @@ describe('HTTP edge', () => {
     const r = await h.call('GET', '/healthz');
     expect(r.headers['x-request-id']).toBeTruthy();
   });
+
+  it("sets helmet's security headers on every response, errors included", async () => {
+    for (const r of [await h.call('GET', '/healthz'), await h.call('GET', '/v1/nowhere')]) {
+      expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(r.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(r.headers['referrer-policy']).toBe('no-referrer');
+    }
+  });
 });
 
 describe('rate limits and store outages', () => {
