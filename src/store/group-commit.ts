@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** Makes commits durable after the fact (see sqlite/wal-sync.ts); absent when COMMIT itself syncs. */
@@ -33,12 +33,24 @@ interface Queued {
 export class GroupCommitter {
   readonly #db: Kysely<Database>;
   readonly #durability: Durability | null;
+  readonly #run: ((query: CompiledQuery) => QueryResult<unknown>) | null;
   #queue: Queued[] = [];
   #flushing: Promise<void> | null = null;
 
-  constructor(db: Kysely<Database>, durability: Durability | null = null) {
+  /** `run`: executes a query on the transaction's connection directly (see KyselyStoreBackend). */
+  constructor(
+    db: Kysely<Database>,
+    durability: Durability | null = null,
+    run: ((query: CompiledQuery) => QueryResult<unknown>) | null = null,
+  ) {
     this.#db = db;
     this.#durability = durability;
+    this.#run = run;
+  }
+
+  async #exec(trx: Transaction<Database>, query: CompiledQuery): Promise<void> {
+    if (this.#run) this.#run(query);
+    else await trx.executeQuery(query);
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -73,13 +85,13 @@ export class GroupCommitter {
       } else {
         await this.#db.transaction().execute(async (trx) => {
           for (const item of batch) {
-            await trx.executeQuery(SAVEPOINT);
+            await this.#exec(trx, SAVEPOINT);
             try {
               outcomes.push({ ok: true, value: await item.work(trx) });
-              await trx.executeQuery(RELEASE);
+              await this.#exec(trx, RELEASE);
             } catch (err) {
-              await trx.executeQuery(ROLLBACK_TO);
-              await trx.executeQuery(RELEASE);
+              await this.#exec(trx, ROLLBACK_TO);
+              await this.#exec(trx, RELEASE);
               outcomes.push({ ok: false, err });
             }
           }

@@ -3,7 +3,7 @@
  * supplies: how a writing transaction excludes other writers of the audit log, and where the schema lives.
  */
 import { sql } from 'kysely';
-import type { CompiledQuery, Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
 import { GroupCommitter, type Durability } from './group-commit.js';
 import { prepareQuery } from './prepared-query.js';
 import { leafBytes, toRecord } from '../audit/event.js';
@@ -51,6 +51,12 @@ export interface KyselyStoreBackend {
    * writes are answered after `settled()`, and so are reads, so that nobody sees what is not yet durable.
    */
   readonly durability?: Durability & { afterCommit(): number; close(): Promise<void> };
+  /**
+   * Runs a compiled query at once on the connection a transaction holds, without Kysely's per-query
+   * machinery (connection provider, plugins, result freezing): SQLite's synchronous driver. Used only
+   * inside write transactions, whose connection is ours until they end.
+   */
+  readonly runInTransaction?: (query: CompiledQuery) => QueryResult<unknown>;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -127,7 +133,15 @@ export class KyselyStore implements Store {
     this.#backend = backend;
     this.#db = backend.db;
     this.#q = hotQueries(backend.db);
-    this.#committer = backend.groupCommit ? new GroupCommitter(backend.db, backend.durability ?? null) : null;
+    this.#committer = backend.groupCommit
+      ? new GroupCommitter(backend.db, backend.durability ?? null, backend.runInTransaction ?? null)
+      : null;
+  }
+
+  /** A hot-path query inside a write transaction (see `KyselyStoreBackend.runInTransaction`). */
+  #exec<R>(trx: Transaction<Database>, query: CompiledQuery): QueryResult<R> | Promise<QueryResult<R>> {
+    const run = this.#backend.runInTransaction;
+    return run ? (run(query) as QueryResult<R>) : trx.executeQuery<R>(query);
   }
 
   /**
@@ -226,7 +240,7 @@ export class KyselyStore implements Store {
     return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
-      const inserted = await trx.executeQuery(this.#q.insertRequest(requestToRow(req)));
+      const inserted = await this.#exec(trx, this.#q.insertRequest(requestToRow(req)));
       if (inserted.numAffectedRows === 0n) {
         const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');
         if (existing === null) throw new Error(`request insert conflicted but no request holds its key`);
@@ -240,7 +254,8 @@ export class KyselyStore implements Store {
       }
       if (options.payload !== undefined) {
         const p = options.payload;
-        await trx.executeQuery(
+        await this.#exec(
+          trx,
           this.#q.insertPayload({
             request_id: req.id,
             key_id: p.keyId,
@@ -289,7 +304,8 @@ export class KyselyStore implements Store {
   ): Promise<void> {
     const row = requestToRow(next);
     await this.#write(async (trx) => {
-      const result = await trx.executeQuery(
+      const result = await this.#exec(
+        trx,
         this.#q.casRequest({
           id: next.id,
           expected: next.version - 1,
@@ -647,14 +663,14 @@ export class KyselyStore implements Store {
   async #appendAudit(trx: Transaction<Database>, events: AuditEventInput[]): Promise<void> {
     if (events.length === 0) return;
     await this.#backend.lockAuditLog(trx);
-    const last = await trx.executeQuery<{ seq: number | string | null }>(this.#q.maxSeq({}));
+    const last = await this.#exec<{ seq: number | string | null }>(trx, this.#q.maxSeq({}));
     const first = Number(last.rows[0]?.seq ?? 0) + 1;
     const values: Record<string, unknown> = {};
     const rows = events.map((event, i) => auditEventToRow(first + i, event));
     rows.forEach((row, i) => {
       for (const c of AUDIT_COLUMNS) values[`${c}${i}`] = row[c];
     });
-    await trx.executeQuery(this.#auditInsert(events.length)(values));
+    await this.#exec(trx, this.#auditInsert(events.length)(values));
     await this.#growTree(trx, rows);
   }
 
@@ -679,7 +695,8 @@ export class KyselyStore implements Store {
         values[`level${i}`] = level;
         values[`idx${i}`] = idx;
       });
-      const { rows: found } = await trx.executeQuery<{ level: number; idx: number; hash: string }>(
+      const { rows: found } = await this.#exec<{ level: number; idx: number; hash: string }>(
+        trx,
         this.#treeRead(before.length)(values),
       );
       for (const r of found) known.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
@@ -710,7 +727,7 @@ export class KyselyStore implements Store {
       chunk.forEach((node, j) => {
         for (const c of TREE_COLUMNS) values[`${c}${j}`] = node[c];
       });
-      await trx.executeQuery(this.#treeInsert(chunk.length)(values));
+      await this.#exec(trx, this.#treeInsert(chunk.length)(values));
     }
   }
 

@@ -39,5 +39,13 @@ export function createSqliteStore(path: string): Store {
     prepareMigration: async () => undefined,
     groupCommit: true,
     ...(syncer ? { durability: syncer } : {}),
+    // What Kysely's SQLite connection does for a query, minus the layers around it.
+    runInTransaction: (query) => {
+      const stmt = database.prepare(query.sql);
+      const parameters = query.parameters as unknown[];
+      if (stmt.reader) return { rows: stmt.all(parameters) };
+      const { changes, lastInsertRowid } = stmt.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    },
   });
 }
