@@ -1,8 +1,12 @@
 // Audit store benchmark (issue 3): append throughput inside the gateway's own transactions, and
 // inclusion / consistency proof latency at 1,000,000 events, on SQLite and on PostgreSQL.
 //
-//   npm run build && node bench/audit-store.js [--quick]
-//     --quick   100,000 events and 2 s of appends, for trying it out
+//   npm run build && node bench/audit-store.js [--quick] [--proofs-only] [--keep NAME]
+//     --quick        100,000 events and 2 s of appends, for trying it out
+//     --proofs-only  skip the append throughput part
+//     --keep NAME    keep the bulk-loaded proof databases (PostgreSQL schema NAME, SQLite file in
+//                    $TMPDIR/countersign-bench-NAME/) and reuse them on the next run with the same NAME,
+//                    to repeat proof timings without reloading; drop the schema by hand when done
 //   COUNTERSIGN_BENCH_PG_URL  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test);
 //                             skipped with a message when unreachable.
 //
@@ -10,7 +14,8 @@
 // computed here exactly as the store computes them), then proofs are asked of the store as the HTTP
 // route asks them.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,56 +224,75 @@ async function pgReachable() {
   }
 }
 
+/** How many events a kept proof database already holds (0 when it is missing or not fully loaded). */
+async function keptEvents(admin, schema, file) {
+  if (!existsSync(file)) return 0;
+  const db = new Database(file, { readonly: true });
+  let n = 0;
+  try {
+    n = db.prepare('select count(*) as n from audit_events').get().n;
+  } catch {
+    n = 0;
+  } finally {
+    db.close();
+  }
+  if (!admin) return n;
+  const found = await admin.query('select 1 from pg_namespace where nspname = $1', [schema]);
+  if (found.rows.length === 0) return 0;
+  const pgCount = await admin
+    .query(`select count(*)::int as n from "${schema}".audit_events`)
+    .catch(() => null);
+  return pgCount?.rows[0]?.n === n ? n : 0;
+}
+
 /**
- * @param {{ quick?: boolean }} opts
+ * @param {{ quick?: boolean, proofsOnly?: boolean, keep?: string | null }} opts
  * @returns {Promise<Record<string, unknown>>}
  */
-export async function runAuditStoreBench({ quick = false } = {}) {
+export async function runAuditStoreBench({ quick = false, proofsOnly = false, keep = null } = {}) {
   const events = quick ? 100_000 : 1_000_000;
   const appendSeconds = quick ? 2 : 10;
   const results = { events, sqlite: {}, postgres: null };
   const dir = await mkdtemp(join(tmpdir(), 'countersign-audit-bench-'));
   const usePg = await pgReachable();
   if (!usePg) log(`PostgreSQL not reachable at ${PG_URL}: its half is skipped`);
-  const schema = `cs_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  if (keep !== null && !/^[a-z_][a-z0-9_]{0,50}$/.test(keep)) throw new Error(`--keep: invalid name ${keep}`);
+  const schema = keep ?? `cs_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const keepDir = keep === null ? dir : join(tmpdir(), `countersign-bench-${keep}`);
   const admin = usePg ? new pg.Client({ connectionString: PG_URL }) : null;
   try {
     if (admin) {
       await admin.connect();
-      await admin.query(`create schema "${schema}"`);
       results.postgres = {};
+    }
+    const file = join(keepDir, 'proofs.db');
+    const reuse = keep !== null && (await keptEvents(admin, schema, file)) === events;
+    if (admin && !reuse) {
+      await admin.query(`drop schema if exists "${schema}" cascade`);
+      await admin.query(`create schema "${schema}"`);
     }
 
     // 1. Appends through the gateway, each store on a fresh database.
-    log(`SQLite: append throughput, ${WRITERS} writers for ${appendSeconds} s`);
-    let store = await openStore(`sqlite:${join(dir, 'append.db')}`);
-    results.sqlite.append = await appendThroughput(store, appendSeconds, dir);
-    await store.close();
-    log(`  ${results.sqlite.append.eventsPerSecond.toFixed(0)} events/s`);
-    if (admin) {
-      log(`PostgreSQL: append throughput, ${WRITERS} writers for ${appendSeconds} s`);
-      const appendSchema = `${schema}_a`;
-      await admin.query(`create schema "${appendSchema}"`);
-      store = await openStore(PG_URL, { schema: appendSchema });
-      results.postgres.append = await appendThroughput(store, appendSeconds, dir);
-      await store.close();
-      await admin.query(`drop schema "${appendSchema}" cascade`);
-      log(`  ${results.postgres.append.eventsPerSecond.toFixed(0)} events/s`);
-    }
+    if (!proofsOnly) await appends(results, dir, admin, schema, appendSeconds);
 
     // 2. One pass of hashing feeds both bulk loads.
-    log(
-      `bulk-loading ${events.toLocaleString('en-US')} events and their tree into SQLite${admin ? ' and PostgreSQL' : ''}`,
-    );
-    const file = join(dir, 'proofs.db');
-    await (await openStore(`sqlite:${file}`)).close();
-    if (admin) await (await openStore(PG_URL, { schema })).close();
-    const loaders = [sqliteLoader(file), ...(admin ? [await pgLoader(schema)] : [])];
-    await bulkLoad(events, (ev, nodes) => Promise.all(loaders.map((l) => l.insert(ev, nodes))));
-    for (const l of loaders) await l.close();
+    if (reuse) {
+      log(`reusing the ${events.toLocaleString('en-US')}-event proof databases kept as ${keep}`);
+    } else {
+      log(
+        `bulk-loading ${events.toLocaleString('en-US')} events and their tree into SQLite${admin ? ' and PostgreSQL' : ''}`,
+      );
+      await mkdir(keepDir, { recursive: true });
+      await rm(file, { force: true });
+      await (await openStore(`sqlite:${file}`)).close();
+      if (admin) await (await openStore(PG_URL, { schema })).close();
+      const loaders = [sqliteLoader(file), ...(admin ? [await pgLoader(schema)] : [])];
+      await bulkLoad(events, (ev, nodes) => Promise.all(loaders.map((l) => l.insert(ev, nodes))));
+      for (const l of loaders) await l.close();
+    }
 
     // 3. Proofs, as the HTTP routes ask for them.
-    store = await openStore(`sqlite:${file}`);
+    let store = await openStore(`sqlite:${file}`);
     log(`SQLite: ${PROOFS} inclusion + ${PROOFS} consistency proofs at size ${events}`);
     results.sqlite.proofs = await proofLatency(store, events);
     await store.close();
@@ -286,7 +310,7 @@ export async function runAuditStoreBench({ quick = false } = {}) {
     }
   } finally {
     if (admin) {
-      await admin.query(`drop schema if exists "${schema}" cascade`).catch(() => {});
+      if (keep === null) await admin.query(`drop schema if exists "${schema}" cascade`).catch(() => {});
       await admin.end();
     }
     await rm(dir, { recursive: true, force: true });
@@ -294,7 +318,33 @@ export async function runAuditStoreBench({ quick = false } = {}) {
   return results;
 }
 
+/** Part 1: append throughput through the gateway on SQLite and PostgreSQL, each on a fresh database. */
+async function appends(results, dir, admin, schema, appendSeconds) {
+  {
+    log(`SQLite: append throughput, ${WRITERS} writers for ${appendSeconds} s`);
+    const store = await openStore(`sqlite:${join(dir, 'append.db')}`);
+    results.sqlite.append = await appendThroughput(store, appendSeconds, dir);
+    await store.close();
+    log(`  ${results.sqlite.append.eventsPerSecond.toFixed(0)} events/s`);
+  }
+  if (admin) {
+    log(`PostgreSQL: append throughput, ${WRITERS} writers for ${appendSeconds} s`);
+    const appendSchema = `${schema}_a`;
+    await admin.query(`create schema "${appendSchema}"`);
+    const store = await openStore(PG_URL, { schema: appendSchema });
+    results.postgres.append = await appendThroughput(store, appendSeconds, dir);
+    await store.close();
+    await admin.query(`drop schema "${appendSchema}" cascade`);
+    log(`  ${results.postgres.append.eventsPerSecond.toFixed(0)} events/s`);
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const results = await runAuditStoreBench({ quick: process.argv.includes('--quick') });
+  const keepAt = process.argv.indexOf('--keep');
+  const results = await runAuditStoreBench({
+    quick: process.argv.includes('--quick'),
+    proofsOnly: process.argv.includes('--proofs-only'),
+    keep: keepAt > 0 ? (process.argv[keepAt + 1] ?? null) : null,
+  });
   console.log(JSON.stringify(results, null, 2));
 }

@@ -66,25 +66,38 @@ export async function proveInclusion(store: Store, index: number, size: number):
   if (index < 0 || index >= size) {
     throw invalid(`index must be a leaf of the tree: 0 <= index < size (${size}), got ${index}`);
   }
-  return checked(requireSize(store, size, 'size'), inclusionProof(index, size, storeSubtreeSource(store)));
+  const src = storeSubtreeSource(store);
+  return sizeChecked(store, size, 'size', src, inclusionProof(index, size, src));
 }
 
 /** RFC 9162 consistency proof between the trees of `from` and `to` leaves. */
 export async function proveConsistency(store: Store, from: number, to: number): Promise<Buffer[]> {
   if (from < 1) throw invalid(`from must be at least 1, got ${from}`);
   if (from > to) throw invalid(`from (${from}) must not exceed to (${to})`);
-  return checked(requireSize(store, to, 'to'), consistencyProof(from, to, storeSubtreeSource(store)));
+  const src = storeSubtreeSource(store);
+  return sizeChecked(store, to, 'to', src, consistencyProof(from, to, src));
 }
 
 /**
- * The size check and the node reads go out together (one round trip of latency, not two); a range
- * error wins over the read failure it causes.
+ * Checks that the tree has `size` leaves with the proof's own read: leaf `size - 1` is asked for in the
+ * same batch as the proof's nodes (leaves are committed in order, each with its node, so it exists
+ * exactly when the tree has that many leaves). One query, one round trip per proof. Only when a read
+ * fails is the tree size read, so that a range error wins over the read failure it causes.
  */
-async function checked<T>(check: Promise<void>, work: Promise<T>): Promise<T> {
-  const [c, w] = await Promise.allSettled([check, work]);
-  if (c.status === 'rejected') throw c.reason;
-  if (w.status === 'rejected') throw w.reason;
-  return w.value;
+async function sizeChecked<T>(
+  store: Store,
+  size: number,
+  name: string,
+  src: SubtreeSource,
+  work: Promise<T>,
+): Promise<T> {
+  try {
+    const [value] = await Promise.all([work, src.node(0, size - 1)]);
+    return value;
+  } catch (err) {
+    await requireSize(store, size, name);
+    throw err;
+  }
 }
 
 async function requireSize(store: Store, size: number, name: string): Promise<void> {

@@ -57,6 +57,14 @@ export interface KyselyStoreBackend {
    * inside write transactions, whose connection is ours until they end.
    */
   readonly runInTransaction?: (query: CompiledQuery) => QueryResult<unknown>;
+  /**
+   * Reads audit tree nodes (the rows among `positions` that exist) in one statement, for proofs; when
+   * absent, a query built with Kysely does it. PostgreSQL's runs one named statement whatever the
+   * number of nodes, so each connection parses and plans it once.
+   */
+  readAuditNodes?(
+    positions: readonly (readonly [number, number])[],
+  ): Promise<{ level: number; idx: number; hash: string }[]>;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -421,20 +429,29 @@ export class KyselyStore implements Store {
 
   async auditNodes(positions: readonly (readonly [number, number])[]): Promise<Buffer[]> {
     if (positions.length === 0) return [];
-    const values: Record<string, unknown> = {};
-    positions.forEach(([level, idx], i) => {
-      values[`level${i}`] = level;
-      values[`idx${i}`] = idx;
-    });
-    const { rows } = await this.#db.executeQuery<{ level: number; idx: number; hash: string }>(
-      this.#treeRead(positions.length)(values),
-    );
+    // Through #read like auditTreeSize: proofs check the tree size with this read (tree-store.ts).
+    const rows = await this.#read(this.#readAuditNodes(positions));
     const found = new Map(rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
     return positions.map(([level, idx]) => {
       const hash = found.get(`${level}/${idx}`);
       if (hash === undefined) throw new Error(`the audit tree has no complete subtree (${level}, ${idx})`);
       return Buffer.from(hash, 'hex');
     });
+  }
+
+  async #readAuditNodes(
+    positions: readonly (readonly [number, number])[],
+  ): Promise<{ level: number; idx: number; hash: string }[]> {
+    if (this.#backend.readAuditNodes) return this.#backend.readAuditNodes(positions);
+    const values: Record<string, unknown> = {};
+    positions.forEach(([level, idx], i) => {
+      values[`level${i}`] = level;
+      values[`idx${i}`] = idx;
+    });
+    const result = await this.#db.executeQuery<{ level: number; idx: number; hash: string }>(
+      this.#treeRead(positions.length)(values),
+    );
+    return result.rows;
   }
 
   #treeRead(n: number): (values: Record<string, unknown>) => CompiledQuery {

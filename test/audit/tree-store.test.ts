@@ -97,6 +97,38 @@ for (const backend of storeBackends()) {
       await expect(proveConsistency(store, 6, 5)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     });
 
+    it('reads each proof in one query, the tree size check included', async () => {
+      for (let i = 0; i < 37; i += 4) {
+        await store.appendAuditEvents(Array.from({ length: Math.min(4, 37 - i) }, (_, j) => event(i + j)));
+      }
+      const calls = { auditNodes: 0, auditTreeSize: 0 };
+      const counted = new Proxy(store, {
+        get(target, name) {
+          const value = Reflect.get(target, name) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (name === 'auditNodes' || name === 'auditTreeSize') calls[name]++;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      await proveInclusion(counted, 5, 37);
+      await proveConsistency(counted, 9, 37);
+      await proveConsistency(counted, 37, 37);
+      await proveInclusion(counted, 36, 37);
+      expect(calls).toEqual({ auditNodes: 4, auditTreeSize: 0 });
+      // Beyond the tree: the failed read is followed by the size read, and the range error wins.
+      await expect(proveInclusion(counted, 36, 38)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: 'size (38) is beyond the current tree size (37)',
+      });
+      await expect(proveConsistency(counted, 37, 40)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: 'to (40) is beyond the current tree size (37)',
+      });
+      expect(calls).toEqual({ auditNodes: 6, auditTreeSize: 2 });
+    });
+
     it('refuses a node of an incomplete subtree', async () => {
       await store.appendAuditEvents([event(1), event(2), event(3)]);
       await expect(store.auditNode(0, 3)).rejects.toThrow(/no complete subtree/);
