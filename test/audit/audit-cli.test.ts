@@ -116,8 +116,12 @@ for (const backend of storeBackends()) {
     const tamperings: [string, (l: string[]) => string[], RegExp][] = [
       [
         'one byte of one event edited',
-        (l) => l.map((x, i) => (i === 3 ? x.replace('deploy', 'deplox') : x)),
-        /root|event|seq 4|line 4/i,
+        (l) => {
+          // The first event of a deploy request: one byte of its action changes.
+          const at = l.findIndex((x) => x.includes('deploy.run'));
+          return l.map((x, i) => (i === at ? x.replace('deploy.run', 'deplox.run') : x));
+        },
+        /root|event|seq \d+|line \d+/i,
       ],
       ['an event deleted', (l) => l.filter((_, i) => i !== 2), /sequence|seq|missing/i],
       ['two events swapped', (l) => [l[0], l[2], l[1], ...l.slice(3)] as string[], /sequence|seq|order/i],
