@@ -21,7 +21,9 @@ export function createSqliteStore(path: string): Store {
   let wal: WalSync | null = null;
   if (!database.memory && database.pragma('journal_mode', { simple: true }) === 'wal') {
     const file = walFileSync(database.name);
-    wal = new WalSync(file.sync, file.close);
+    // Its own SQL text, so that no other caller shares this cached statement (pluck mode is per statement).
+    const dataVersion = database.prepare('PRAGMA main.data_version').pluck();
+    wal = new WalSync(file.sync, file.close, () => dataVersion.get() as number);
     database.pragma('synchronous = NORMAL');
   }
   const syncer = wal;

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import BetterSqlite from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely } from 'kysely';
@@ -110,8 +111,13 @@ describe('SQLite store with the fsync off the event loop', () => {
   /** A store whose WAL fsync the test controls. */
   async function storeWithManualSync() {
     const { sync, started } = manualSync();
-    const wal = new WalSync(sync);
     const database = openSqliteDatabase(join(dir, 'db.sqlite'));
+    const dataVersion = database.prepare('PRAGMA main.data_version').pluck();
+    const wal = new WalSync(
+      sync,
+      () => {},
+      () => dataVersion.get() as number,
+    );
     database.pragma('synchronous = NORMAL');
     const db = new Kysely<Database>({
       dialect: new ImmediateSqliteDialect({ database, onCommit: () => void wal.afterCommit() }),
@@ -148,6 +154,29 @@ describe('SQLite store with the fsync off the event loop', () => {
     // With nothing left to sync, reads are answered at once.
     expect((await store.getApiKey('ak_1'))?.id).toBe('ak_1');
     expect(started).toHaveLength(2);
+    await store.close();
+  });
+
+  it("waits for an fsync before answering a read that may have seen another connection's commit", async () => {
+    const { store, started } = await storeWithManualSync();
+    expect(await store.getApiKey('ak_x')).toBeNull();
+    const syncs = started.length;
+    // Another process writes the database (committing without an fsync, as a peer with this scheme does).
+    const other = new BetterSqlite(join(dir, 'db.sqlite'));
+    other.pragma('synchronous = NORMAL');
+    other
+      .prepare(
+        `insert into api_keys (id, token_hash, name, kind, email, groups, roles, owner, created_at)
+         values ('ak_x', 'ab', 'x', 'agent', null, '[]', '[]', null, '2026-01-01T00:00:00.000Z')`,
+      )
+      .run();
+    other.close();
+    const read = store.getApiKey('ak_x');
+    for (let i = 0; i < 50 && started.length === syncs; i++) await tick();
+    expect(started).toHaveLength(syncs + 1);
+    expect(await settledYet(read)).toBe(false);
+    started[syncs]?.release();
+    expect((await read)?.id).toBe('ak_x');
     await store.close();
   });
 

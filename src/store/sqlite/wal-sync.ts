@@ -20,7 +20,10 @@ interface Waiter {
  *   SQLite still syncs the WAL before each checkpoint and the database file after it, so frames that a
  *   checkpoint moved out of the WAL before our fsync are durable in the database file);
  * - a read outside a write transaction waits for the syncs of every commit before it (`settled()`), so no
- *   caller is ever answered with data that a power loss could still take back.
+ *   caller is ever answered with data that a power loss could still take back. That covers commits by
+ *   other connections (another process, e.g. the CLI, running the same scheme) too: when the database's
+ *   `data_version` shows one, the next `settled()` asks for an fsync of the WAL, which makes their frames
+ *   durable as well (an fsync covers the file, whoever wrote it).
  * One fsync covers every commit before it, so while one is in flight the next batch of writes commits and
  * the fsync after it covers them all (at most one fsync at a time).
  *
@@ -30,6 +33,8 @@ interface Waiter {
 export class WalSync {
   readonly #sync: () => Promise<void>;
   readonly #close: () => void;
+  readonly #dataVersion: (() => number) | null;
+  #seenVersion = -1;
   #committed = 0;
   #synced = 0;
   #running = false;
@@ -39,10 +44,16 @@ export class WalSync {
   /**
    * @param sync fsyncs the WAL (and whatever else must be durable); injectable for tests.
    * @param close releases what `sync` holds, once the store is closed.
+   * @param dataVersion SQLite's `PRAGMA data_version`: changes when another connection commits.
    */
-  constructor(sync: () => Promise<void>, close: () => void = () => {}) {
+  constructor(
+    sync: () => Promise<void>,
+    close: () => void = () => {},
+    dataVersion: (() => number) | null = null,
+  ) {
     this.#sync = sync;
     this.#close = close;
+    this.#dataVersion = dataVersion;
   }
 
   /**
@@ -72,6 +83,14 @@ export class WalSync {
   /** Null when every commit so far is durable (the common case for reads: no await), else a promise. */
   settled(): Promise<void> | null {
     if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#dataVersion) {
+      const version = this.#dataVersion();
+      // Another connection committed since we last looked: what we read may be in its unsynced frames.
+      if (version !== this.#seenVersion) {
+        this.#committed++;
+        this.#seenVersion = version;
+      }
+    }
     return this.#committed <= this.#synced ? null : this.durable(this.#committed);
   }
 
