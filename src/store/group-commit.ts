@@ -4,7 +4,7 @@ import type { Database } from './schema.js';
 /** Makes commits durable after the fact (see sqlite/wal-sync.ts); absent when COMMIT itself syncs. */
 export interface Durability {
   /** Null when every commit so far is durable, else a promise that resolves once they all are. */
-  settled(): Promise<void> | null;
+  written(): Promise<void> | null;
 }
 
 const SAVEPOINT = CompiledQuery.raw('savepoint w');
@@ -116,7 +116,7 @@ export class GroupCommitter {
 
   /** Runs `done` once the commit just made is on disk (at once without `durability`), else `failed`. */
   #whenDurable(done: () => void, failed: (err: unknown) => void): void {
-    const pending = this.#durability?.settled() ?? null;
+    const pending = this.#durability?.written() ?? null;
     if (pending === null) done();
     else pending.then(done, failed);
   }

@@ -50,7 +50,12 @@ export interface KyselyStoreBackend {
    * When COMMIT does not sync by itself (SQLite WAL with the fsync in the thread pool, sqlite/wal-sync.ts):
    * writes are answered after `settled()`, and so are reads, so that nobody sees what is not yet durable.
    */
-  readonly durability?: Durability & { afterCommit(): number; close(): Promise<void> };
+  readonly durability?: Durability & {
+    afterCommit(): number;
+    /** For reads: null when all they may have seen is durable, else a promise that resolves once it is. */
+    settled(): Promise<void> | null;
+    close(): Promise<void>;
+  };
   /**
    * Runs a compiled query at once on the connection a transaction holds, without Kysely's per-query
    * machinery (connection provider, plugins, result freezing): SQLite's synchronous driver. Used only

@@ -80,18 +80,38 @@ export class WalSync {
     });
   }
 
-  /** Null when every commit so far is durable (the common case for reads: no await), else a promise. */
+  /**
+   * For a read: null when everything it may have seen is durable (the common case: no await), else a
+   * promise that resolves once it is. Counts another connection's commit (see `#otherCommits`) as one
+   * of ours to sync.
+   */
   settled(): Promise<void> | null {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#dataVersion) {
-      const version = this.#dataVersion();
-      // Another connection committed since we last looked: what we read may be in its unsynced frames.
-      if (version !== this.#seenVersion) {
-        this.#committed++;
-        this.#seenVersion = version;
-      }
-    }
+    this.#otherCommits();
+    return this.written();
+  }
+
+  /**
+   * For a write just committed: null when every commit of ours so far is durable, else a promise that
+   * resolves once it is. Other connections' commits need no check here: the fsync covers the whole WAL.
+   */
+  written(): Promise<void> | null {
+    if (this.#failure) return Promise.reject(this.#failure);
     return this.#committed <= this.#synced ? null : this.durable(this.#committed);
+  }
+
+  /**
+   * Reads SQLite's `data_version`, which changes when another connection commits. A change since the
+   * last look counts as a commit to sync: a read may have seen those commits, which their writer may not
+   * have synced yet. (It costs a read transaction, like a small query, so only reads pay it.)
+   */
+  #otherCommits(): void {
+    if (this.#dataVersion === null) return;
+    const version = this.#dataVersion();
+    if (version !== this.#seenVersion) {
+      this.#committed++;
+      this.#seenVersion = version;
+    }
   }
 
   #kick(): void {
