@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import BetterSqlite from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,9 +198,22 @@ describe('SQLite store with the fsync off the event loop', () => {
     await Promise.all([1, 2, 3].map((i) => store.createApiKey(key(`ak_r${i}`), event)));
     expect(await store.listApiKeys()).toHaveLength(3);
     await store.close();
-    // The WAL fsync itself: works on an existing WAL, and a missing one has nothing to sync.
+    // A WAL that is not there is an error, not "nothing to sync": it would mean syncing the wrong file.
+    await writeFile(join(dir, 'none.sqlite'), '');
     const none = walFileSync(join(dir, 'none.sqlite'));
-    await none.sync();
+    await expect(none.sync()).rejects.toThrow(/ENOENT/);
     none.close();
+  });
+
+  it('syncs the WAL beside the real file when the database path is a symbolic link', async () => {
+    await mkdir(join(dir, 'real'));
+    const real = join(dir, 'real', 'db.sqlite');
+    await writeFile(real, '');
+    await symlink(real, join(dir, 'link.sqlite'));
+    const store = createSqliteStore(join(dir, 'link.sqlite'));
+    await store.migrate();
+    await store.createApiKey(key('ak_l'), event);
+    expect((await store.getApiKey('ak_l'))?.id).toBe('ak_l');
+    await store.close();
   });
 });

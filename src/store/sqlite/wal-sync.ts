@@ -1,4 +1,4 @@
-import { closeSync, fsync, open } from 'node:fs';
+import { closeSync, fsync, open, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 interface Waiter {
@@ -151,26 +151,22 @@ export class WalSync {
  * fsyncs `<database>-wal` through a descriptor opened at the first sync and kept (one thread-pool call
  * per sync). It stays the file SQLite writes: SQLite deletes or replaces the WAL only when the last
  * connection closes, and ours is open (every connection holds the WAL's shared "dead man switch" lock).
- * The first time, the folder is synced too, so that the WAL file's own directory entry is durable (as
- * SQLite does when it first syncs a file it created). A WAL that does not exist yet has nothing unsynced.
+ * The path is the database file's real path, symbolic links resolved, as SQLite names its WAL. The first
+ * time, the folder is synced too, so that the WAL file's own directory entry is durable (as SQLite does
+ * when it first syncs a file it created). A WAL that is not there fails the sync (and so the store):
+ * after a commit in WAL mode it exists, so its absence means we would be syncing the wrong file.
  */
 export function walFileSync(databasePath: string): { sync: () => Promise<void>; close: () => void } {
-  const walPath = `${databasePath}-wal`;
+  const database = realpathSync(databasePath);
+  const walPath = `${database}-wal`;
   let fd: number | null = null;
   let dirSynced = false;
   return {
     async sync() {
-      if (fd === null) {
-        try {
-          fd = await openFile(walPath);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-          throw err;
-        }
-      }
+      fd ??= await openFile(walPath);
       await fsyncFile(fd);
       if (!dirSynced) {
-        const dir = await openFile(dirname(databasePath));
+        const dir = await openFile(dirname(database));
         try {
           await fsyncFile(dir);
         } finally {
