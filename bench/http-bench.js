@@ -92,10 +92,14 @@ function cannon(options) {
   });
 }
 
+/** CPU time (ms) the child used between two samples. */
+function cpuUsedMs(/** @type {any} */ a, /** @type {any} */ b) {
+  return (b.usage.user - a.usage.user + (b.usage.system - a.usage.system)) / 1000;
+}
+
 /** CPU the child used between two samples, as a share of one core. */
 function cpuShare(/** @type {any} */ a, /** @type {any} */ b) {
-  const used = (b.usage.user - a.usage.user + (b.usage.system - a.usage.system)) / 1000; // ms
-  return used / (b.at - a.at);
+  return cpuUsedMs(a, b) / (b.at - a.at);
 }
 
 /**
@@ -164,10 +168,13 @@ export async function runAllowPath(servers, log, opts = {}) {
       errors: r.errors,
       timeouts: r.timeouts,
       serverCpu: cpuShare(before, after),
+      // Less sensitive than req/s to other work on a shared machine (it counts only this server's CPU).
+      serverCpuMsPerRequest: r.requests.total > 0 ? cpuUsedMs(before, after) / r.requests.total : null,
     };
     log(
       `allow: ${name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ` +
-        `non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${(result.serverCpu * 100).toFixed(0)}% of a core`,
+        `non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${(result.serverCpu * 100).toFixed(0)}% of a core, ` +
+        `${result.serverCpuMsPerRequest === null ? '—' : result.serverCpuMsPerRequest.toFixed(3)} ms per request`,
     );
     return result;
   };
