@@ -147,6 +147,18 @@ async function main() {
     g.non2xx === 0 && g.errors + g.timeouts === 0,
     '—',
   );
+  /** @param {number | null | undefined} ms */
+  const cpu = (ms) => (ms === null || ms === undefined ? '—' : `${fmt(ms, 3)} ms`);
+  row(
+    'allow path',
+    'server CPU per request: gateway / bare Fastify',
+    `${cpu(g.serverCpuMsPerRequest)} / ${cpu(b.serverCpuMsPerRequest)}`,
+    '—',
+    null,
+    g.serverCpuMsPerRequest && b.serverCpuMsPerRequest
+      ? `${fmt(g.serverCpuMsPerRequest / b.serverCpuMsPerRequest, 1)}× bare`
+      : '—',
+  );
   row('allow path', 'bare Fastify throughput (baseline)', `${fmt(b.reqPerSec, 0)} req/s`, '—', null, '—');
   row(
     'allow path',
