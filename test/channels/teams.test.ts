@@ -122,7 +122,12 @@ for (const backend of storeBackends()) {
       expect((await h.store.listDeliveries(id)).map((d) => [d.channel, (d.payload as any).target])).toEqual([
         ['teams', 'ops'],
       ]);
-      const cardId = (await h.store.getChannelMessage('teams', id, 'ops'))?.ref.activityId as string;
+      // The activity id is saved once the Connector's answer is back, just after the fake saw the post.
+      const cardId = await vi.waitFor(async () => {
+        const saved = (await h.store.getChannelMessage('teams', id, 'ops'))?.ref.activityId;
+        expect(saved).toBeDefined();
+        return saved as string;
+      }, wait);
       expect(fake.activity(cardId)).toBeDefined();
 
       const first = await h.click('bob', 'approve', id, { cardActivityId: cardId, comment: 'looks fine' });
