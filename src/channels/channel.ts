@@ -80,6 +80,13 @@ export interface ChannelModule {
   stop?: () => Promise<void>;
 }
 
+/** The `target` of a delivery's payload (see `planDeliveries`); throws when it has none. */
+export function deliveryTarget(d: Delivery): string {
+  const target = (d.payload as { target?: unknown } | null)?.target;
+  if (typeof target !== 'string' || target === '') throw new Error(`delivery ${d.id} has no target`);
+  return target;
+}
+
 /** The link people follow to a request, or null without `public_url`. */
 export function requestLink(publicUrl: string | null, requestId: string): string | null {
   return publicUrl === null ? null : `${publicUrl}/v1/requests/${encodeURIComponent(requestId)}`;

@@ -49,9 +49,20 @@ export async function startGateway(
     logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
   const store = guardStore(options.store ?? (await openStore(config.storage)));
   logger.info({ storage: redactUrl(config.storage) }, 'store ready');
-  // What started so far, stopped in reverse if a later step fails (a bad channel secret, a port in use),
-  // so a failed start leaves no worker running and no store open.
+  // What started so far. Stopped last first by close(), and also when a later step of the start fails (a
+  // bad channel secret, a port in use), so a failed start leaves no worker running and no store open.
   const started: (() => unknown)[] = [() => store.close()];
+  const stopStarted = async (): Promise<void> => {
+    let first: Error | undefined;
+    for (const stop of [...started].reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        first ??= err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    if (first !== undefined) throw first;
+  };
   try {
     // The audit log's keys: loaded or generated before the first request can be written.
     const signing = await loadSigningKey({ ...config.audit, dataDir: config.dataDir });
@@ -123,31 +134,20 @@ export async function startGateway(
     } else {
       await app.ready();
     }
-    const running = sweeper;
     return {
       app,
       gateway,
       store,
-      sweeper: running,
+      sweeper: sweeping,
       checkpointer,
       channels,
       url,
-      async close() {
-        running.stop();
-        checkpointer.stop();
-        await app.close();
-        await channels?.stop();
-        await store.close();
-      },
+      close: stopStarted,
     };
   } catch (err) {
-    for (const stop of started.reverse()) {
-      try {
-        await stop();
-      } catch (cleanupErr) {
-        logger.warn({ err: cleanupErr }, 'cleanup after a failed start failed');
-      }
-    }
+    await stopStarted().catch((cleanupErr: unknown) =>
+      logger.warn({ err: cleanupErr }, 'cleanup after a failed start failed'),
+    );
     throw err;
   }
 }

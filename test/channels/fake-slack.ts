@@ -3,8 +3,8 @@
  * answers in Slack's wire format (`{ok: true, channel, ts}`…). It also records what is posted to
  * `response_url`s under `/response/…`. `down()` refuses connections until `up()`, on the same port.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { LoopbackServer } from './loopback-server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface SlackCall {
   method: string;
@@ -37,13 +37,10 @@ export class FakeSlack {
   dropNextPostAnswer = false;
   /** Method → Retry-After seconds: the next call of that method answers 429 (Slack's rate limit). */
   readonly rateLimitNext = new Map<string, number>();
-  #server: Server;
-  #port = 0;
+  readonly #server = new LoopbackServer((req, res, raw) => this.#handle(req, res, raw));
   #ts = 0;
 
-  private constructor() {
-    this.#server = this.#create();
-  }
+  private constructor() {}
 
   static async start(): Promise<FakeSlack> {
     const fake = new FakeSlack();
@@ -52,61 +49,50 @@ export class FakeSlack {
   }
 
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.#port}/api/`;
+    return `${this.#server.origin}/api/`;
   }
 
   responseUrl(name: string): string {
-    return `http://127.0.0.1:${this.#port}/response/${name}`;
+    return `${this.#server.origin}/response/${name}`;
   }
 
   callsOf(method: string): SlackCall[] {
     return this.calls.filter((c) => c.method === method);
   }
 
-  async up(): Promise<void> {
-    if (this.#server.listening) return;
-    this.#server = this.#create();
-    await new Promise<void>((resolve) => this.#server.listen(this.#port, '127.0.0.1', resolve));
-    this.#port = (this.#server.address() as AddressInfo).port;
+  up(): Promise<void> {
+    return this.#server.up();
   }
 
-  async down(): Promise<void> {
-    const server = this.#server;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  down(): Promise<void> {
+    return this.#server.down();
   }
 
-  #create(): Server {
-    return createServer((req, res) => {
-      void readBody(req).then((raw) => {
-        const url = req.url ?? '';
-        if (url.startsWith('/response/')) {
-          this.responses.push({ path: url, body: JSON.parse(raw) });
-          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-          return;
-        }
-        const method = url.replace(/^\/api\//, '').split('?')[0] ?? '';
-        const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
-        this.calls.push({ method, args: { ...args, token: req.headers.authorization } });
-        const limited = this.rateLimitNext.get(method);
-        if (limited !== undefined) {
-          this.rateLimitNext.delete(method);
-          res.writeHead(429, { 'retry-after': String(limited), 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
-          return;
-        }
-        const answer = this.#answer(method, args);
-        if (method === 'chat.postMessage' && this.dropNextPostAnswer) {
-          this.dropNextPostAnswer = false;
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-        res.end(JSON.stringify(answer));
-      });
-    });
+  #handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
+    const url = req.url ?? '';
+    if (url.startsWith('/response/')) {
+      this.responses.push({ path: url, body: JSON.parse(raw) });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    const method = url.replace(/^\/api\//, '').split('?')[0] ?? '';
+    const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
+    this.calls.push({ method, args: { ...args, token: req.headers.authorization } });
+    const limited = this.rateLimitNext.get(method);
+    if (limited !== undefined) {
+      this.rateLimitNext.delete(method);
+      res.writeHead(429, { 'retry-after': String(limited), 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+      return;
+    }
+    const answer = this.#answer(method, args);
+    if (method === 'chat.postMessage' && this.dropNextPostAnswer) {
+      this.dropNextPostAnswer = false;
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(answer));
   }
 
   #channelId(channel: string): string | null {
@@ -191,15 +177,6 @@ function dmOrId(channel: string): string | null {
   if (/^[CGD][A-Z0-9]+$/.test(channel)) return channel;
   if (/^[UW][A-Z0-9]+$/.test(channel)) return `D${channel.slice(1)}`;
   return null;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** The client sends JSON or form bodies; in forms, nested arguments (blocks, view) are JSON strings. */

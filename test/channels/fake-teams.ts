@@ -9,8 +9,8 @@
  *   replied and updated, checks the bearer token, and answers members lookups.
  * `down()` refuses connections until `up()`, on the same port.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { LoopbackServer } from './loopback-server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 export const BOT_ISSUER = 'https://api.botframework.com';
@@ -61,15 +61,13 @@ export class FakeTeams {
   readonly #o: FakeTeamsOptions;
   readonly #issued = new Set<string>();
   readonly #activities = new Map<string, any>();
-  #server: Server;
-  #port = 0;
+  readonly #server = new LoopbackServer((req, res, raw) => this.#route(req, res, raw));
   #seq = 0;
   #key!: Key;
   #strangers!: Record<'new-kid' | 'same-kid', Key>;
 
   private constructor(options: FakeTeamsOptions) {
     this.#o = options;
-    this.#server = this.#create();
   }
 
   static async start(options: FakeTeamsOptions): Promise<FakeTeams> {
@@ -84,7 +82,7 @@ export class FakeTeams {
   }
 
   get base(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#server.origin;
   }
 
   get openidMetadataUrl(): string {
@@ -124,25 +122,12 @@ export class FakeTeams {
       .sign(key.privateKey);
   }
 
-  async up(): Promise<void> {
-    if (this.#server.listening) return;
-    this.#server = this.#create();
-    await new Promise<void>((resolve) => this.#server.listen(this.#port, '127.0.0.1', resolve));
-    this.#port = (this.#server.address() as AddressInfo).port;
+  up(): Promise<void> {
+    return this.#server.up();
   }
 
-  async down(): Promise<void> {
-    const server = this.#server;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
-
-  #create(): Server {
-    return createServer((req, res) => {
-      void readBody(req).then((raw) => this.#route(req, res, raw));
-    });
+  down(): Promise<void> {
+    return this.#server.down();
   }
 
   #route(req: IncomingMessage, res: ServerResponse, raw: string): void {
@@ -250,13 +235,4 @@ async function makeKey(kid: string): Promise<Key> {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -4,7 +4,7 @@ import { excludedPersons } from '../../core/separation-of-duties.js';
 import type { ActionRequest } from '../../core/types.js';
 import { toView } from '../../gateway/view.js';
 import type { DeliveryKind, Store } from '../../store/store.js';
-import { requesterPerson, type Channel, type Delivery } from '../channel.js';
+import { deliveryTarget, requesterPerson, type Channel, type Delivery } from '../channel.js';
 import { liveHumanKeys } from '../people.js';
 import { buildOutcomeText, buildSlackMessage, type SlackMessage } from './message.js';
 import type { PostedMessage, SlackApi } from './slack-api.js';
@@ -61,7 +61,7 @@ export class SlackChannel implements Channel {
   }
 
   async deliver(d: Delivery): Promise<void> {
-    const target = targetOf(d.payload);
+    const target = deliveryTarget(d);
     const req = await this.#o.store.getRequest(d.requestId);
     if (req === null) throw new Error(`request ${d.requestId} does not exist`);
     if (target === REQUESTER_TARGET) return this.#tellRequester(req, d);
@@ -188,12 +188,6 @@ export class SlackChannel implements Channel {
     const excluded = excludedPersons(req);
     return [...emails].filter((e) => !excluded.has(e)).sort();
   }
-}
-
-function targetOf(payload: unknown): string {
-  const target = (payload as { target?: unknown } | null)?.target;
-  if (typeof target !== 'string' || target === '') throw new Error('slack delivery without a target');
-  return target;
 }
 
 function refOf(ref: Record<string, string>): PostedMessage | null {

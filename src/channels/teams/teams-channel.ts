@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ActionRequest } from '../../core/types.js';
 import { toView } from '../../gateway/view.js';
 import type { DeliveryKind, Store } from '../../store/store.js';
-import { requesterPerson, RetryLaterError, type Channel, type Delivery } from '../channel.js';
+import { deliveryTarget, requesterPerson, RetryLaterError, type Channel, type Delivery } from '../channel.js';
 import { parseNotifyTarget } from '../routing.js';
 import type { BotConnector, ConversationRef, OutgoingActivity } from './bot-connector.js';
 import { buildOutcomeText, buildTeamsCard, cardAttachment } from './card.js';
@@ -57,7 +57,7 @@ export class TeamsChannel implements Channel {
   }
 
   async deliver(d: Delivery): Promise<void> {
-    const target = targetOf(d.payload);
+    const target = deliveryTarget(d);
     const req = await this.#o.store.getRequest(d.requestId);
     if (req === null) throw new Error(`request ${d.requestId} does not exist`);
     if (target === REQUESTER_TARGET) return this.#tellRequester(req);
@@ -167,12 +167,6 @@ export class TeamsChannel implements Channel {
     }
     return false;
   }
-}
-
-function targetOf(payload: unknown): string {
-  const target = (payload as { target?: unknown } | null)?.target;
-  if (typeof target !== 'string' || target === '') throw new Error('teams delivery without a target');
-  return target;
 }
 
 function refOf(ref: Record<string, string> | undefined): PostedCard | null {
