@@ -3,10 +3,11 @@
  * under a key with an id. New payloads use the active key; every configured id stays readable, so keys
  * rotate by adding one and making it active. The audit log carries only the payload's SHA-256.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson } from '../core/digest.js';
+import { randomBuffer } from '../core/random-pool.js';
 import type { EncryptedPayload } from '../store/store.js';
 import { resolveSecret } from './secret-ref.js';
 
@@ -44,16 +45,20 @@ export function sealPayload(
   const key = keyring.keys.get(keyring.activeId);
   if (key === undefined) throw new Error(`payload key ${keyring.activeId} is not loaded`);
   const plain = Buffer.from(canonicalJson(payload), 'utf8');
-  const iv = randomBytes(12);
+  // A fresh random 96-bit IV per payload (NIST SP 800-38D 8.2.2), from the CSPRNG pool.
+  const iv = randomBuffer(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad(requestId, keyring.activeId));
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
+  // GCM is a stream mode: update() returns all of the ciphertext and final() nothing (then no concat).
+  const head = cipher.update(plain);
+  const tail = cipher.final();
+  const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
   return {
     keyId: keyring.activeId,
     iv,
     ciphertext,
     tag: cipher.getAuthTag(),
-    sha256: createHash('sha256').update(plain).digest('hex'),
+    sha256: hash('sha256', plain, 'hex'),
   };
 }
 

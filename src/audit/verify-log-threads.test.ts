@@ -3,68 +3,26 @@
  * the same problems, in the same order, with the same line numbers, roots and counts, wherever the
  * batch boundaries, chunk boundaries and checkpoint sizes fall.
  *
- * Under vitest the sources are TypeScript, which a worker thread of Node 20 cannot load, so these
- * workers start with module hooks that serve verify-worker.ts and what it imports transpiled here
- * (TypeScript's transpileModule); the compiled build starts dist/audit/verify-worker.js directly.
+ * Under vitest the workers run verify-worker.ts through test/helpers/ts-worker.ts; the compiled build
+ * starts dist/audit/verify-worker.js directly.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { tsWorker } from '../../test/helpers/ts-worker.js';
 import { canonicalJson } from '../core/digest.js';
 import { generateSignerKey, signerFromPrivateKey } from './note.js';
 import { exportLines, signedCheckpoint, syntheticEvent } from './test-log.js';
 import { verifyLog, verifyLogFile, type VerifyLogOptions, type VerifyLogResult } from './verify-log.js';
 
-/** Transpiles a module and the project modules it imports, keyed by file URL. */
-function transpileClosure(entry: URL): Record<string, string> {
-  const out: Record<string, string> = {};
-  const visit = (url: URL) => {
-    if (out[url.href] !== undefined) return;
-    const source = readFileSync(url, 'utf8');
-    out[url.href] = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
-    for (const [, spec] of source.matchAll(/from '(\.[^']+)\.js'/g)) visit(new URL(`${spec!}.ts`, url));
-  };
-  visit(entry);
-  return out;
-}
-
-/** Module hooks for the worker: `./x.js` falls back to `./x.ts`, served already transpiled. */
-const HOOKS = `
-let sources = {};
-export function initialize(data) { sources = data; }
-export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (err) {
-    if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context);
-    throw err;
-  }
-}
-export async function load(url, context, next) {
-  if (sources[url] === undefined) return next(url, context);
-  return { format: 'module', source: sources[url], shortCircuit: true };
-}`;
-
-const WORKER_TS = new URL('./verify-worker.ts', import.meta.url);
-const SOURCES = transpileClosure(WORKER_TS);
-const BOOT = `
-const { register } = await import('node:module');
-const { workerData } = await import('node:worker_threads');
-register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}), { data: workerData });
-await import(${JSON.stringify(WORKER_TS.href)});`;
+const startVerifyWorker = tsWorker(new URL('./verify-worker.ts', import.meta.url));
 
 let spawned = 0;
 const spawnWorker = () => {
   spawned++;
-  return new Worker(`import(${JSON.stringify(`data:text/javascript,${encodeURIComponent(BOOT)}`)})`, {
-    eval: true,
-    workerData: SOURCES,
-  });
+  return startVerifyWorker();
 };
 
 const ORIGIN = 'countersign.test/audit';

@@ -1,20 +1,4 @@
-import { randomFillSync } from 'node:crypto';
-
-// Random bytes are drawn from the CSPRNG in blocks and handed out once each (as Node's randomUUID does):
-// one call into OpenSSL per 256 ids instead of one per id.
-const POOL_BYTES = 4096;
-const pool = Buffer.alloc(POOL_BYTES);
-let offset = POOL_BYTES;
-
-function randomHex(bytes: number): string {
-  if (offset + bytes > POOL_BYTES) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const hex = pool.toString('hex', offset, offset + bytes);
-  offset += bytes;
-  return hex;
-}
+import { randomHex } from '../core/random-pool.js';
 
 /**
  * `<prefix>_` + 12 hex digits of the creation time in milliseconds + 20 random hex digits (80 bits).

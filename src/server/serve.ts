@@ -13,6 +13,7 @@ import { ExpirySweeper } from '../gateway/sweeper.js';
 import { authenticateApiKey } from '../identity/api-keys.js';
 import { loadPolicyFile } from '../policy/load-policy.js';
 import { openStore } from '../store/open-store.js';
+import { ThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
 import type { Store } from '../store/store.js';
 import { guardStore } from '../store/unavailable-guard.js';
 import { buildApp } from './app.js';
@@ -47,8 +48,13 @@ export async function startGateway(
   );
   if (config.policyIsExample)
     logger.warn('no policy configured: running the bundled example policy (examples/policy.yaml)');
-  const store = guardStore(options.store ?? (await openStore(config.storage)));
-  logger.info({ storage: redactUrl(config.storage) }, 'store ready');
+  const opened = options.store ?? (await openStore(config.storage, { thread: true }));
+  const store = guardStore(opened);
+  // `thread`: a SQLite file's connection runs on a thread of its own (see sqlite/threaded-store.ts).
+  logger.info(
+    { storage: redactUrl(config.storage), thread: opened instanceof ThreadedSqliteStore },
+    'store ready',
+  );
   // What started so far. Stopped last first by close(), and also when a later step of the start fails (a
   // bad channel secret, a port in use), so a failed start leaves no worker running and no store open.
   const started: (() => unknown)[] = [() => store.close()];

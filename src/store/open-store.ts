@@ -2,11 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createPostgresStore } from './postgres/postgres-store.js';
 import { createSqliteStore } from './sqlite/sqlite-store.js';
+import { compiledStoreThread, ThreadedSqliteStore, type SpawnStoreThread } from './sqlite/threaded-store.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
   /** PostgreSQL only: the schema to live in (created if missing); tests use one per suite. */
   schema?: string;
+  /**
+   * SQLite files only: run the connection on a thread of its own (sqlite/threaded-store.ts), as the
+   * server does. `true` starts the compiled store thread, and falls back to this thread where there is
+   * none (running from the TypeScript sources); a function starts it its own way (tests).
+   */
+  thread?: boolean | SpawnStoreThread;
 }
 
 const ACCEPTED =
@@ -36,7 +43,9 @@ function createStore(url: string, options: OpenStoreOptions): Store {
     const file = resolve(path);
     // The database holds key hashes and request payloads: keep its folder private.
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    return createSqliteStore(file);
+    const spawn =
+      typeof options.thread === 'function' ? options.thread : options.thread ? compiledStoreThread() : null;
+    return spawn ? new ThreadedSqliteStore(file, spawn) : createSqliteStore(file);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return createPostgresStore({ url, ...options });

@@ -131,8 +131,8 @@ async function storeGrant(store: Store, uses: number, expiresAt = at(60)): Promi
   return grant;
 }
 
-for (const backend of storeBackends()) {
-  describe.skipIf(backend.skip)(`Store contract: ${backend.name}`, () => {
+for (const backend of storeBackends({ inProcessSqlite: true })) {
+  describe.skipIf(backend.skip)(`Store contract: ${backend.label}`, () => {
     let db: TestDatabase | undefined;
     let store: Store;
 

@@ -155,6 +155,12 @@ export interface Store {
   ping(): Promise<void>;
 
   createApiKey(key: ApiKeyRecord, event: AuditEventInput): Promise<void>;
+  /**
+   * The one read that may answer before what it saw is on disk (SQLite answers it without waiting for
+   * the WAL's fsync): it authenticates a caller, which learns nothing from it but whether its key is good,
+   * and anything the caller then changes is written, and synced, after it (an fsync covers every commit
+   * before it, so that of the key too).
+   */
   getApiKey(id: string): Promise<ApiKeyRecord | null>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   countApiKeys(): Promise<number>;

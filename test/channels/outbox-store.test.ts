@@ -8,8 +8,8 @@ import { VersionConflict } from '../../src/store/store.js';
 import { storeBackends, type TestDatabase } from '../helpers/postgres.js';
 import { at, delivery, event, makeRequest, T0 } from './fixtures.js';
 
-for (const backend of storeBackends()) {
-  describe.skipIf(backend.skip)(`Store outbox contract: ${backend.name}`, () => {
+for (const backend of storeBackends({ inProcessSqlite: true })) {
+  describe.skipIf(backend.skip)(`Store outbox contract: ${backend.label}`, () => {
     let db: TestDatabase | undefined;
     let store: Store;
 

@@ -27,8 +27,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe } from 'vitest';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import type { SpawnStoreThread } from '../../src/store/sqlite/threaded-store.js';
 import type { Store } from '../../src/store/store.js';
+import { tsWorker } from './ts-worker.js';
 
 export const PG_URL = process.env.COUNTERSIGN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const PG_REQUIRED = process.env.COUNTERSIGN_REQUIRE_PG === '1';
@@ -149,23 +151,33 @@ export interface TestDatabase {
 
 export interface StoreBackend {
   readonly name: 'sqlite' | 'postgres';
+  /** Names the variant in suite titles: SQLite runs on a store thread, as the server runs it, or in-process. */
+  readonly label: string;
   /** Wrap suites in `describe.skipIf(backend.skip)`: true when PostgreSQL is unreachable and not required. */
   readonly skip: boolean;
   /** A new, empty database. Rejects with the reason when PostgreSQL is required but unreachable. */
   readonly fresh: () => Promise<TestDatabase>;
 }
 
-function trackingDatabase(
-  url: string,
-  schema: string | undefined,
-  remove: () => Promise<void>,
-): TestDatabase {
+let startStoreThread: ReturnType<typeof tsWorker> | null = null;
+
+/**
+ * Starts the SQLite store thread from its TypeScript source (test/helpers/ts-worker.ts), as
+ * `openStore(url, { thread: true })` starts the compiled one in the server.
+ */
+export const spawnStoreThread: SpawnStoreThread = (data) => {
+  startStoreThread ??= tsWorker(new URL('../../src/store/sqlite/store-thread.ts', import.meta.url));
+  return startStoreThread({ ...data });
+};
+
+function trackingDatabase(url: string, options: OpenStoreOptions, remove: () => Promise<void>): TestDatabase {
   const opened: Store[] = [];
+  const schema = options.schema;
   return {
     url,
     schema,
     open: async () => {
-      const store = await openStore(url, schema === undefined ? {} : { schema });
+      const store = await openStore(url, options);
       opened.push(store);
       return store;
     },
@@ -177,24 +189,42 @@ function trackingDatabase(
   };
 }
 
-/** A SQLite database on a real file in a fresh temporary directory. */
-export async function freshSqliteDatabase(): Promise<TestDatabase> {
+/**
+ * A SQLite database on a real file in a fresh temporary directory, opened as the server opens it: with
+ * its connection on a store thread (`inProcess` opens it on this thread, as the CLI does).
+ */
+export async function freshSqliteDatabase(opts: { inProcess?: boolean } = {}): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'countersign-test-'));
-  return trackingDatabase(`sqlite:${join(dir, 'countersign.db')}`, undefined, () =>
-    rm(dir, { recursive: true, force: true }),
+  return trackingDatabase(
+    `sqlite:${join(dir, 'countersign.db')}`,
+    opts.inProcess ? {} : { thread: spawnStoreThread },
+    () => rm(dir, { recursive: true, force: true }),
   );
 }
 
 /** A PostgreSQL database in a fresh schema of its own. */
 export async function freshPostgresDatabase(): Promise<TestDatabase> {
   const { url, schema, drop } = await createTestSchema();
-  return trackingDatabase(url, schema, drop);
+  return trackingDatabase(url, { schema }, drop);
 }
 
-/** Every store backend: SQLite on a temporary file, and PostgreSQL (skipped when unreachable). */
-export function storeBackends(): StoreBackend[] {
+/**
+ * Every store backend: SQLite on a temporary file (on a store thread, as the server runs it), and
+ * PostgreSQL (skipped when unreachable). `inProcessSqlite` adds SQLite on this thread, as the CLI runs it.
+ */
+export function storeBackends(opts: { inProcessSqlite?: boolean } = {}): StoreBackend[] {
   return [
-    { name: 'sqlite', skip: false, fresh: freshSqliteDatabase },
-    { name: 'postgres', skip: skipPostgres, fresh: freshPostgresDatabase },
+    { name: 'sqlite', label: 'sqlite (store thread)', skip: false, fresh: () => freshSqliteDatabase() },
+    ...(opts.inProcessSqlite
+      ? [
+          {
+            name: 'sqlite' as const,
+            label: 'sqlite (in-process)',
+            skip: false,
+            fresh: () => freshSqliteDatabase({ inProcess: true }),
+          },
+        ]
+      : []),
+    { name: 'postgres', label: 'postgres', skip: skipPostgres, fresh: freshPostgresDatabase },
   ];
 }

@@ -1,0 +1,85 @@
+/**
+ * The store thread: a worker thread that owns the SQLite connection of a `ThreadedSqliteStore` and runs
+ * the Store calls the main thread sends it (see threaded-store.ts and thread-protocol.ts).
+ *
+ * better-sqlite3 is synchronous, so on the main thread every statement, COMMIT and checkpoint would stop
+ * HTTP parsing, policy evaluation and every other request for as long as it runs. Here they run beside
+ * the event loop, on the machine's other cores. The store itself is the ordinary one
+ * (`createSqliteStore`): the same group commit, durability and atomicity, in this thread.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { Store } from '../store.js';
+import { createSqliteStore } from './sqlite-store.js';
+import {
+  isStoreMethod,
+  receiveArgs,
+  sendError,
+  sendResult,
+  type Call,
+  type Reply,
+  type StoreThreadData,
+} from './thread-protocol.js';
+
+if (parentPort) serve(parentPort, workerData as StoreThreadData);
+
+function serve(port: MessagePort, data: StoreThreadData): void {
+  let store: Store | null = null;
+  let openError: unknown = null;
+  try {
+    store = createSqliteStore(data.path);
+  } catch (err) {
+    // Answered to every call (migrate() comes first), so the opener sees why.
+    openError = err;
+  }
+
+  let replies: Reply[] = [];
+  let flushing = false;
+  const flush = () => {
+    flushing = false;
+    const out = replies;
+    replies = [];
+    if (out.length > 0) port.postMessage(out);
+  };
+  // Answers that are ready in the same turn (a group commit's writes) go back in one message.
+  const reply = (r: Reply) => {
+    replies.push(r);
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
+  };
+  const fail = (id: number, err: unknown) => reply({ id, ok: false, error: sendError(err) });
+
+  const run = (call: Call) => {
+    const { id, method } = call;
+    if (!isStoreMethod(method)) return fail(id, new Error(`not a Store method: ${String(method)}`));
+    if (store === null) {
+      if (method !== 'close') return fail(id, openError);
+      reply({ id, ok: true, value: undefined });
+      flush();
+      return port.close();
+    }
+    let result: Promise<unknown>;
+    try {
+      const fn = (store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method];
+      result = fn!.apply(store, receiveArgs(method, call.args));
+    } catch (err) {
+      return fail(id, err);
+    }
+    result.then(
+      (value) => {
+        reply({ id, ok: true, value: sendResult(method, value) });
+        if (method === 'close') {
+          // Nothing may follow a close: answer now and let the thread end.
+          flush();
+          port.close();
+        }
+      },
+      (err: unknown) => fail(id, err),
+    );
+  };
+
+  port.on('message', (calls: Call[]) => {
+    for (const call of calls) run(call);
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * The messages between a `ThreadedSqliteStore` (threaded-store.ts) and its store thread (store-thread.ts).
+ *
+ * Each message is an array: every call made in one turn of the event loop travels in one message, and
+ * every answer ready in one turn of the thread's loop comes back in one, so a group commit of fifty writes
+ * costs two messages, not a hundred.
+ *
+ * Values are copied by the structured clone algorithm, which turns a Buffer into a plain Uint8Array and
+ * copies a Buffer's whole backing memory (often Node's shared 8 KiB pool), so the few values that hold
+ * Buffers are sent as exact-size Uint8Arrays and turned back into Buffers on arrival (`send*` / `receive*`).
+ * Errors are sent as their name, message and code, and rebuilt as the same classes, because callers tell
+ * a lost compare-and-set (`VersionConflict`) from a used-up grant or a broken database by class.
+ */
+import { CountersignError, type ErrorCode } from '../../core/errors.js';
+import type { EncryptedPayload, Store, StoredCheckpoint } from '../store.js';
+import { GrantUnavailable, VersionConflict } from '../store.js';
+
+/** Every method of the Store contract, the only names a store thread will call. */
+export const STORE_METHODS = [
+  'migrate',
+  'close',
+  'ping',
+  'createApiKey',
+  'getApiKey',
+  'listApiKeys',
+  'countApiKeys',
+  'revokeApiKey',
+  'insertRequest',
+  'getRequest',
+  'findByIdempotencyKey',
+  'listRequests',
+  'updateRequest',
+  'listDue',
+  'nextDeadline',
+  'findGrants',
+  'getGrant',
+  'listAuditEvents',
+  'countAuditEvents',
+  'appendAuditEvents',
+  'auditTreeSize',
+  'auditNode',
+  'auditNodes',
+  'saveCheckpoint',
+  'latestCheckpoint',
+  'getCheckpoint',
+  'getRequestPayload',
+  'claimDueDeliveries',
+  'markDelivered',
+  'markFailed',
+  'listDeliveries',
+  'saveChannelMessage',
+  'getChannelMessage',
+] as const satisfies readonly Exclude<keyof Store, 'kind'>[];
+
+export type StoreMethod = (typeof STORE_METHODS)[number];
+
+const KNOWN = new Set<string>(STORE_METHODS);
+export function isStoreMethod(name: unknown): name is StoreMethod {
+  return typeof name === 'string' && KNOWN.has(name);
+}
+
+export interface Call {
+  id: number;
+  method: StoreMethod;
+  args: unknown[];
+}
+
+export interface SentError {
+  name: string;
+  message: string;
+  code?: string;
+  details?: Record<string, unknown>;
+  stack?: string;
+}
+
+export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SentError };
+
+/** What the thread is started with (`workerData`). */
+export interface StoreThreadData {
+  path: string;
+}
+
+/** A copy of `bytes` that owns exactly its bytes (see the module comment). */
+function exact(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/** A Buffer over a received Uint8Array, without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function mapPayload(p: EncryptedPayload, f: (b: Uint8Array) => Uint8Array): EncryptedPayload {
+  return { ...p, iv: f(p.iv) as Buffer, ciphertext: f(p.ciphertext) as Buffer, tag: f(p.tag) as Buffer };
+}
+
+function mapCheckpoint(c: StoredCheckpoint, f: (b: Uint8Array) => Uint8Array): StoredCheckpoint {
+  return { ...c, root: f(c.root) as Buffer };
+}
+
+/** The arguments that hold Buffers, made fit to send (main thread) or back into Buffers (store thread). */
+function mapArgs(method: StoreMethod, args: unknown[], f: (b: Uint8Array) => Uint8Array): unknown[] {
+  if (method === 'insertRequest') {
+    const options = args[2] as { payload?: EncryptedPayload } | undefined;
+    if (options?.payload === undefined) return args;
+    return [args[0], args[1], { ...options, payload: mapPayload(options.payload, f) }];
+  }
+  if (method === 'saveCheckpoint') return [mapCheckpoint(args[0] as StoredCheckpoint, f)];
+  return args;
+}
+
+/** The results that hold Buffers, likewise. */
+function mapResult(method: StoreMethod, value: unknown, f: (b: Uint8Array) => Uint8Array): unknown {
+  if (value === null || value === undefined) return value;
+  switch (method) {
+    case 'insertRequest': {
+      // A new request is the one the caller sent: only an idempotent replay's stored request comes back.
+      const { request, created } = value as { request: unknown; created: boolean };
+      return created ? { request: null, created } : { request, created };
+    }
+    case 'auditNode':
+      return f(value as Uint8Array);
+    case 'auditNodes':
+      return (value as Uint8Array[]).map(f);
+    case 'getRequestPayload':
+      return mapPayload(value as EncryptedPayload, f);
+    case 'latestCheckpoint':
+    case 'getCheckpoint':
+      return mapCheckpoint(value as StoredCheckpoint, f);
+    default:
+      return value;
+  }
+}
+
+export const sendArgs = (method: StoreMethod, args: unknown[]): unknown[] => mapArgs(method, args, exact);
+export const receiveArgs = (method: StoreMethod, args: unknown[]): unknown[] =>
+  mapArgs(method, args, asBuffer);
+export const sendResult = (method: StoreMethod, value: unknown): unknown => mapResult(method, value, exact);
+export const receiveResult = (method: StoreMethod, value: unknown): unknown =>
+  mapResult(method, value, asBuffer);
+
+export function sendError(err: unknown): SentError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const sent: SentError = { name: err.name, message: err.message };
+  const { code, details } = err as { code?: unknown; details?: unknown };
+  if (typeof code === 'string') sent.code = code;
+  if (details !== null && typeof details === 'object') sent.details = details as Record<string, unknown>;
+  if (err.stack !== undefined) sent.stack = err.stack;
+  return sent;
+}
+
+/** The error as the caller would have seen it from a store on its own thread. */
+export function receiveError(sent: SentError): Error {
+  let err: Error;
+  if (sent.name === 'VersionConflict') err = new VersionConflict(sent.message);
+  else if (sent.name === 'GrantUnavailable') err = new GrantUnavailable(sent.message);
+  else if (sent.name === 'CountersignError' && sent.code !== undefined)
+    err = new CountersignError(
+      sent.code as ErrorCode,
+      sent.message,
+      sent.details === undefined ? undefined : { details: sent.details },
+    );
+  else {
+    err = new Error(sent.message);
+    err.name = sent.name;
+    if (sent.code !== undefined) (err as Error & { code: string }).code = sent.code;
+  }
+  // The store thread's stack says where it failed; this thread's would only show the message handler.
+  if (sent.stack !== undefined) err.stack = sent.stack;
+  return err;
+}

@@ -1,0 +1,118 @@
+/**
+ * What the store thread adds to the Store contract (which store-contract.test.ts checks on it like on
+ * every backend): values cross the thread boundary intact, another process's changes count at once,
+ * and a dead thread fails every call instead of hanging or reporting a write that did not happen.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnStoreThread } from '../../../test/helpers/postgres.js';
+import { CountersignError } from '../../core/errors.js';
+import type { AuditEventInput } from '../../core/types.js';
+import { openStore, type OpenStoreOptions } from '../open-store.js';
+import type { ApiKeyRecord, Store } from '../store.js';
+import { guardStore } from '../unavailable-guard.js';
+import { ThreadedSqliteStore } from './threaded-store.js';
+
+const AT = '2026-01-01T00:00:00.000Z';
+const actor = { id: 'test', kind: 'system', personId: null, channel: 'system' } as const;
+const event = (type: string): AuditEventInput => ({ type, at: AT, requestId: null, actor, data: {} });
+
+function key(id: string): ApiKeyRecord {
+  return {
+    id,
+    tokenHash: 'ab'.repeat(32),
+    name: id,
+    kind: 'human',
+    email: `${id}@example.com`,
+    groups: ['platform'],
+    roles: [],
+    owner: null,
+    createdAt: AT,
+    expiresAt: null,
+    revokedAt: null,
+  };
+}
+
+describe('SQLite store on its own thread', () => {
+  let dir: string;
+  const opened: Store[] = [];
+  const open = async (thread: OpenStoreOptions['thread']) => {
+    const store = await openStore(`sqlite:${join(dir, 'countersign.db')}`, { thread });
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'countersign-thread-'));
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs on a store thread and hands back Buffers as Buffers', async () => {
+    const store = await open(spawnStoreThread);
+    expect(store).toBeInstanceOf(ThreadedSqliteStore);
+    await store.appendAuditEvents([event('a'), event('b'), event('c')]);
+    const node = await store.auditNode(1, 0);
+    expect(Buffer.isBuffer(node)).toBe(true);
+    expect(node).toHaveLength(32);
+    const nodes = await store.auditNodes([
+      [0, 2],
+      [1, 0],
+    ]);
+    expect(nodes.every((n) => Buffer.isBuffer(n))).toBe(true);
+    expect(nodes[1]!.equals(node)).toBe(true);
+
+    const root = Buffer.alloc(32, 7);
+    await store.saveCheckpoint({ size: 3, root, note: 'note', createdAt: AT });
+    const checkpoint = await store.latestCheckpoint();
+    expect(Buffer.isBuffer(checkpoint?.root)).toBe(true);
+    expect(checkpoint?.root.equals(root)).toBe(true);
+  });
+
+  it('sees a key revoked by another process (the CLI) at once', async () => {
+    const server = await open(spawnStoreThread);
+    await server.createApiKey(key('ak_1'), event('key.created'));
+    expect((await server.getApiKey('ak_1'))?.revokedAt).toBeNull();
+
+    // `countersign keys revoke` opens the same file on its own connection, in another process.
+    const cli = await open(false);
+    expect(await cli.revokeApiKey('ak_1', AT, event('key.revoked'))).toBe(true);
+    await cli.close();
+
+    expect((await server.getApiKey('ak_1'))?.revokedAt).toBe(AT);
+  });
+
+  it('fails every call in flight and after, with UNAVAILABLE, when the thread dies', async () => {
+    let worker: Worker | undefined;
+    const store = guardStore(
+      await open((data) => {
+        worker = spawnStoreThread(data);
+        return worker;
+      }),
+    );
+    await store.createApiKey(key('ak_1'), event('key.created'));
+
+    const inFlight = store.countAuditEvents();
+    await worker!.terminate();
+    await expect(inFlight).rejects.toBeInstanceOf(CountersignError);
+    const later = store.appendAuditEvents([event('lost')]);
+    await expect(later).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      cause: { message: expect.stringMatching(/store thread stopped unexpectedly/) },
+    });
+    // Closing a store whose thread is gone is harmless.
+    await store.close();
+  });
+
+  it('says why when the database cannot be opened, and still closes', async () => {
+    const store = new ThreadedSqliteStore(join(dir, 'missing', 'folder', 'x.db'), spawnStoreThread);
+    await expect(store.migrate()).rejects.toThrow(/directory does not exist/);
+    await expect(store.close()).resolves.toBeUndefined();
+    await expect(store.ping()).rejects.toThrow(/closed/);
+  });
+});
