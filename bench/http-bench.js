@@ -97,6 +97,24 @@ function cpuUsedMs(/** @type {any} */ a, /** @type {any} */ b) {
   return (b.usage.user - a.usage.user + (b.usage.system - a.usage.system)) / 1000;
 }
 
+/**
+ * How the child's CPU between two samples split over its threads, per request: the main thread (the event
+ * loop), the busiest other thread (the gateway's store thread, when it has one) and all the rest (libuv's
+ * pool doing the fsyncs, V8's helpers). Null where the child could not read /proc.
+ * @returns {{ main: number, busiestOther: number, rest: number } | null}
+ */
+function threadSplit(/** @type {any} */ a, /** @type {any} */ b, /** @type {number} */ requests) {
+  if (!a.threads || !b.threads || requests === 0) return null;
+  const main = (b.threads[b.pid] ?? 0) - (a.threads[a.pid] ?? 0);
+  const others = Object.keys(b.threads)
+    .filter((tid) => Number(tid) !== b.pid)
+    .map((tid) => b.threads[tid] - (a.threads[tid] ?? 0))
+    .sort((x, y) => y - x);
+  const busiest = others[0] ?? 0;
+  const rest = others.slice(1).reduce((sum, x) => sum + x, 0);
+  return { main: main / requests, busiestOther: busiest / requests, rest: rest / requests };
+}
+
 /** CPU the child used between two samples, as a share of one core. */
 function cpuShare(/** @type {any} */ a, /** @type {any} */ b) {
   return cpuUsedMs(a, b) / (b.at - a.at);
@@ -106,13 +124,21 @@ function cpuShare(/** @type {any} */ a, /** @type {any} */ b) {
  * Benchmark 1: the allow path, gateway against bare Fastify, under the same autocannon load.
  * @param {Awaited<ReturnType<typeof startServers>>} servers
  * @param {(line: string) => void} log
- * @param {{ connections?: number, duration?: number, warmup?: number, memory?: boolean }} [opts]
+ * @param {{ connections?: number, duration?: number, warmup?: number, memory?: boolean, inProcess?: boolean }} [opts]
  */
 export async function runAllowPath(servers, log, opts = {}) {
   const connections = opts.connections ?? 50;
   const duration = opts.duration ?? 10;
   const warmup = opts.warmup ?? 2;
-  const { gatewayUrl, bareUrl, agentToken, memoryGatewayUrl, memoryAgentToken } = servers.info;
+  const {
+    gatewayUrl,
+    bareUrl,
+    agentToken,
+    memoryGatewayUrl,
+    memoryAgentToken,
+    inProcessGatewayUrl,
+    inProcessAgentToken,
+  } = servers.info;
 
   // One request by hand first: the load is only meaningful if it is the allow path.
   const first = await call(`${gatewayUrl}/v1/actions`, 'POST', agentToken, ALLOW_BODY);
@@ -170,11 +196,16 @@ export async function runAllowPath(servers, log, opts = {}) {
       serverCpu: cpuShare(before, after),
       // Less sensitive than req/s to other work on a shared machine (it counts only this server's CPU).
       serverCpuMsPerRequest: r.requests.total > 0 ? cpuUsedMs(before, after) / r.requests.total : null,
+      threadsMsPerRequest: threadSplit(before, after, r.requests.total),
     };
+    const t = result.threadsMsPerRequest;
     log(
       `allow: ${name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ` +
         `non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${(result.serverCpu * 100).toFixed(0)}% of a core, ` +
-        `${result.serverCpuMsPerRequest === null ? '—' : result.serverCpuMsPerRequest.toFixed(3)} ms per request`,
+        `${result.serverCpuMsPerRequest === null ? '—' : result.serverCpuMsPerRequest.toFixed(3)} ms per request` +
+        (t
+          ? ` (main thread ${t.main.toFixed(3)}, busiest other ${t.busiestOther.toFixed(3)}, rest ${t.rest.toFixed(3)})`
+          : ''),
     );
     return result;
   };
@@ -184,6 +215,14 @@ export async function runAllowPath(servers, log, opts = {}) {
     opts.memory === false
       ? null
       : await load('gateway, in-memory SQLite (diagnostic)', memoryGatewayUrl, memoryAgentToken);
+  const inProcess =
+    opts.inProcess === false
+      ? null
+      : await load(
+          'gateway, SQLite store on the event loop (diagnostic)',
+          inProcessGatewayUrl,
+          inProcessAgentToken,
+        );
   return {
     connections,
     durationS: duration,
@@ -191,6 +230,7 @@ export async function runAllowPath(servers, log, opts = {}) {
     gateway,
     bare,
     memory,
+    inProcess,
     ratio: gateway.reqPerSec / bare.reqPerSec,
   };
 }

@@ -74,7 +74,7 @@ async function main() {
   );
 
   log(
-    'starting the servers (child process): gateway on SQLite file, gateway on in-memory SQLite, bare Fastify',
+    'starting the servers (child process): gateway on SQLite file (store thread), the same with its store on the event loop, gateway on in-memory SQLite, bare Fastify',
   );
   const servers = await startServers({ cpuProfDir: process.env.BENCH_CPU_PROF });
   let allow;
@@ -176,6 +176,28 @@ async function main() {
     allow.ratio >= targets.allowRatio,
     `${fmt(allow.ratio / targets.allowRatio, 2)}× target`,
   );
+  const split = g.threadsMsPerRequest;
+  if (split) {
+    row(
+      'allow path',
+      'gateway CPU per request: main thread / store thread / rest',
+      `${cpu(split.main)} / ${cpu(split.busiestOther)} / ${cpu(split.rest)}`,
+      '—',
+      null,
+      '—',
+    );
+  }
+  if (allow.inProcess) {
+    const p = allow.inProcess;
+    row(
+      'allow path',
+      'diagnostic: same gateway, SQLite store on the event loop',
+      `${fmt(p.reqPerSec, 0)} req/s, p99 ${fmt(p.latencyP99Ms, 0)} ms, ${cpu(p.serverCpuMsPerRequest)} CPU per request`,
+      '—',
+      null,
+      `${fmt(p.reqPerSec / b.reqPerSec, 3)} of bare; store thread ${fmt(g.reqPerSec / p.reqPerSec, 2)}×`,
+    );
+  }
   if (allow.memory) {
     const m = allow.memory;
     row(
@@ -375,6 +397,9 @@ async function rewriteDocs(results, rows, policy) {
     `Allow path: ${a.connections} connections, ${a.durationS} s per server after a 2 s warm-up, pipelining 1; ` +
       `answers of ${a.answerBytes} bytes from both servers. Server-process CPU during the measured window: ` +
       `gateway ${fmt(a.gateway.serverCpu * 100, 0)}% of a core, bare Fastify ${fmt(a.bare.serverCpu * 100, 0)}%` +
+      (a.inProcess
+        ? `, gateway with its store on the event loop ${fmt(a.inProcess.serverCpu * 100, 0)}%`
+        : '') +
       (a.memory ? `, in-memory gateway ${fmt(a.memory.serverCpu * 100, 0)}%.` : '.'),
   );
   md.push('');

@@ -8,9 +8,12 @@
 //   - a bare Fastify server with one POST route that answers a JSON object of the gateway's answer size.
 // It creates an agent key and a human reviewer key on the gateway's store, then reports over IPC:
 //   { type: 'ready', gatewayUrl, bareUrl, agentToken, reviewerToken, memoryGatewayUrl, memoryAgentToken }
-// (the memory* pair is the same gateway on an in-memory SQLite database: a diagnostic, see below).
-// Requests over IPC: { type: 'cpu' } -> { type: 'cpu', usage, at }, { type: 'waiters' } -> { type: 'waiters', size },
+// (the memory* pair is the same gateway on an in-memory SQLite database, the inProcess* pair the same
+// gateway with its SQLite store on the event loop instead of a store thread: diagnostics, see below).
+// Requests over IPC: { type: 'cpu' } -> { type: 'cpu', usage, at, threads } (threads: CPU ms per thread
+// id, from /proc on Linux, else null), { type: 'waiters' } -> { type: 'waiters', size },
 // { type: 'bare-template', body } sets the bare server's answer, { type: 'stop' } closes everything and exits.
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +37,26 @@ rules:
     effect: require_approval
     approval: { approvers: [group:platform], quorum: 1, timeout: 1h }
 `;
+
+/**
+ * CPU time (ms) of each of this process's threads, by thread id (the main thread's id is the pid): shows
+ * how the gateway's work splits between the event loop, the store thread and libuv's pool. Null off Linux.
+ * @returns {Record<string, number> | null}
+ */
+function threadTimes() {
+  try {
+    /** @type {Record<string, number>} */
+    const out = {};
+    for (const tid of readdirSync('/proc/self/task')) {
+      // Fields after the command name: state is 3rd, utime 14th and stime 15th of the whole line.
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      out[tid] = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
 
 /** @param {unknown} msg */
 function send(msg) {
@@ -80,6 +103,19 @@ async function main() {
     actor,
   );
 
+  // A second diagnostic twin: the same gateway on a SQLite file whose connection runs on the event loop
+  // (as before the store thread), so that one run measures what the store thread changes.
+  const inProcessStorage = `sqlite:${join(dir, 'in-process.db')}`;
+  const inProcess = await startGateway({ ...config, storage: inProcessStorage }, createLogger('silent'), {
+    store: await openStore(inProcessStorage),
+  });
+  const inProcessAgent = await createApiKey(
+    inProcess.store,
+    systemClock,
+    { name: 'bench-bot', kind: 'agent', owner: 'alice@example.com' },
+    actor,
+  );
+
   // The baseline: what Fastify costs on this machine with a JSON body in and a JSON object out.
   let template = { id: 'req_0', status: 'approved', padding: '' };
   let counter = 0;
@@ -95,7 +131,13 @@ async function main() {
   process.on('message', async (/** @type {any} */ msg) => {
     switch (msg?.type) {
       case 'cpu':
-        send({ type: 'cpu', usage: process.cpuUsage(), at: Number(process.hrtime.bigint()) / 1e6 });
+        send({
+          type: 'cpu',
+          usage: process.cpuUsage(),
+          at: Number(process.hrtime.bigint()) / 1e6,
+          pid: process.pid,
+          threads: threadTimes(),
+        });
         break;
       case 'waiters':
         send({ type: 'waiters', size: running.gateway.waiters.size });
@@ -108,6 +150,7 @@ async function main() {
         await bare.close();
         await running.close();
         await memory.close();
+        await inProcess.close();
         await rm(dir, { recursive: true, force: true });
         send({ type: 'stopped' });
         process.exit(0);
@@ -124,6 +167,8 @@ async function main() {
     reviewerToken: reviewer.token,
     memoryGatewayUrl: memory.url,
     memoryAgentToken: memoryAgent.token,
+    inProcessGatewayUrl: inProcess.url,
+    inProcessAgentToken: inProcessAgent.token,
   });
 }
 
