@@ -109,6 +109,21 @@ describe('SQLite store on its own thread', () => {
     await store.close();
   });
 
+  it('fails only the call that holds a value that cannot be sent, not the others sent with it', async () => {
+    const store = await open(spawnStoreThread);
+    const bad = { ...key('ak_bad'), name: (() => 'not data') as unknown as string };
+    const [good, refused, other] = await Promise.allSettled([
+      store.createApiKey(key('ak_1'), event('key.created')),
+      store.createApiKey(bad, event('key.created')),
+      store.countApiKeys(),
+    ]);
+    expect(good.status).toBe('fulfilled');
+    expect(refused).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+    expect(other.status).toBe('fulfilled');
+    expect(await store.getApiKey('ak_1')).not.toBeNull();
+    expect(await store.getApiKey('ak_bad')).toBeNull();
+  });
+
   it('says why when the database cannot be opened, and still closes', async () => {
     const store = new ThreadedSqliteStore(join(dir, 'missing', 'folder', 'x.db'), spawnStoreThread);
     await expect(store.migrate()).rejects.toThrow(/directory does not exist/);

@@ -131,10 +131,16 @@ export class ThreadedSqliteStore implements Store {
     if (calls.length === 0 || this.#stopped) return;
     try {
       this.#worker.postMessage(calls);
-    } catch (err) {
-      // A value that cannot be cloned: only these calls fail.
-      const cause = err instanceof Error ? err : new Error(String(err));
-      for (const call of calls) this.#settle(call.id)?.reject(cause);
+    } catch {
+      // A value that cannot be cloned (a function, say) fails the whole message: send the calls one by
+      // one, so that only the call that holds it fails.
+      for (const call of calls) {
+        try {
+          this.#worker.postMessage([call]);
+        } catch (err) {
+          this.#settle(call.id)?.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
     }
   };
 
@@ -206,7 +212,9 @@ export class ThreadedSqliteStore implements Store {
   /** Opened at the first use, after the store thread has created and migrated the database. */
   #keyStatement(): Database.Statement<[string], ApiKeysTable> {
     if (this.#keyById === null) {
-      const reader = new Database(this.#path, { readonly: true, fileMustExist: true });
+      // A reader in WAL mode waits for no writer; the timeout only covers SQLite's rare recovery locks,
+      // and is short because this connection blocks the event loop while it waits.
+      const reader = new Database(this.#path, { readonly: true, fileMustExist: true, timeout: 1_000 });
       try {
         this.#keyById = reader.prepare<[string], ApiKeysTable>('select * from api_keys where id = ?');
       } catch (err) {
