@@ -12,6 +12,7 @@ import { usageRoutes } from './usage-routes.js';
 import { errorHandler, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
+import { requestLogger } from './request-logger.js';
 import { requestRoutes } from './request-routes.js';
 import type { RouteSpec } from './route.js';
 
@@ -57,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: true,
+    childLoggerFactory: requestLogger,
   });
   // Callback-style hooks: an async hook costs a promise and a microtask per request.
   app.addHook('onSend', (req, reply, payload, done) => {
