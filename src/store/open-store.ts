@@ -48,7 +48,7 @@ function createStore(url: string, options: OpenStoreOptions): Store {
     return spawn ? new ThreadedSqliteStore(file, spawn) : createSqliteStore(file);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return createPostgresStore({ url, ...options });
+    return createPostgresStore({ url, ...(options.schema === undefined ? {} : { schema: options.schema }) });
   }
   // Only the scheme is echoed: the rest of a URL may hold a password.
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];

@@ -38,7 +38,19 @@ function serve(port: MessagePort, data: StoreThreadData): void {
     flushing = false;
     const out = replies;
     replies = [];
-    if (out.length > 0) port.postMessage(out);
+    if (out.length === 0) return;
+    try {
+      port.postMessage(out);
+    } catch {
+      // An answer that cannot be cloned fails that call alone (its caller hears why), not the thread.
+      for (const r of out) {
+        try {
+          port.postMessage([r]);
+        } catch (err) {
+          port.postMessage([{ id: r.id, ok: false, error: sendError(err) }]);
+        }
+      }
+    }
   };
   // Answers that are ready in the same turn (a group commit's writes) go back in one message.
   const reply = (r: Reply) => {
