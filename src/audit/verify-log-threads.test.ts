@@ -9,8 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tsWorker } from '../../test/helpers/ts-worker.js';
 import { canonicalJson } from '../core/digest.js';
 import { generateSignerKey, signerFromPrivateKey } from './note.js';

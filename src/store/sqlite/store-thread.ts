@@ -12,6 +12,7 @@ import type { Store } from '../store.js';
 import { createSqliteStore } from './sqlite-store.js';
 import {
   isStoreMethod,
+  postInOne,
   receiveArgs,
   sendError,
   sendResult,
@@ -39,18 +40,12 @@ function serve(port: MessagePort, data: StoreThreadData): void {
     const out = replies;
     replies = [];
     if (out.length === 0) return;
-    try {
-      port.postMessage(out);
-    } catch {
-      // An answer that cannot be cloned fails that call alone (its caller hears why), not the thread.
-      for (const r of out) {
-        try {
-          port.postMessage([r]);
-        } catch (err) {
-          port.postMessage([{ id: r.id, ok: false, error: sendError(err) }]);
-        }
-      }
-    }
+    // An answer that cannot be cloned fails that call alone (its caller hears why), not the thread.
+    postInOne(
+      (batch) => port.postMessage(batch),
+      out,
+      (r, err) => port.postMessage([{ id: r.id, ok: false, error: sendError(err) }]),
+    );
   };
   // Answers that are ready in the same turn (a group commit's writes) go back in one message.
   const reply = (r: Reply) => {
@@ -61,16 +56,17 @@ function serve(port: MessagePort, data: StoreThreadData): void {
     }
   };
   const fail = (id: number, err: unknown) => reply({ id, ok: false, error: sendError(err) });
+  // Nothing may follow a close: answer it now and let the thread end.
+  const closed = (id: number) => {
+    reply({ id, ok: true, value: undefined });
+    flush();
+    port.close();
+  };
 
   const run = (call: Call) => {
     const { id, method } = call;
     if (!isStoreMethod(method)) return fail(id, new Error(`not a Store method: ${String(method)}`));
-    if (store === null) {
-      if (method !== 'close') return fail(id, openError);
-      reply({ id, ok: true, value: undefined });
-      flush();
-      return port.close();
-    }
+    if (store === null) return method === 'close' ? closed(id) : fail(id, openError);
     let result: Promise<unknown>;
     try {
       const fn = (store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method];
@@ -79,14 +75,8 @@ function serve(port: MessagePort, data: StoreThreadData): void {
       return fail(id, err);
     }
     result.then(
-      (value) => {
-        reply({ id, ok: true, value: sendResult(method, value) });
-        if (method === 'close') {
-          // Nothing may follow a close: answer now and let the thread end.
-          flush();
-          port.close();
-        }
-      },
+      (value) =>
+        method === 'close' ? closed(id) : reply({ id, ok: true, value: sendResult(method, value) }),
       (err: unknown) => fail(id, err),
     );
   };

@@ -139,6 +139,28 @@ export const sendResult = (method: StoreMethod, value: unknown): unknown => mapR
 export const receiveResult = (method: StoreMethod, value: unknown): unknown =>
   mapResult(method, value, asBuffer);
 
+/**
+ * Posts `items` in one message; if that fails (an item holds something the structured clone cannot copy,
+ * such as a function), posts them one by one, so that only the item that cannot be sent is `failed`.
+ */
+export function postInOne<T>(
+  post: (items: T[]) => void,
+  items: T[],
+  failed: (item: T, err: Error) => void,
+): void {
+  try {
+    post(items);
+  } catch {
+    for (const item of items) {
+      try {
+        post([item]);
+      } catch (err) {
+        failed(item, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+}
+
 export function sendError(err: unknown): SentError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
   const sent: SentError = { name: err.name, message: err.message };

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnStoreThread } from '../../../test/helpers/postgres.js';
+import { loadConfig } from '../../config/config.js';
+import { systemClock } from '../../core/clock.js';
 import { CountersignError } from '../../core/errors.js';
+import { createApiKey } from '../../identity/api-keys.js';
+import { createLogger } from '../../logger.js';
+import { startGateway } from '../../server/serve.js';
 import type { AuditEventInput } from '../../core/types.js';
 import { openStore, type OpenStoreOptions } from '../open-store.js';
 import type { ApiKeyRecord, Store } from '../store.js';
@@ -107,6 +112,44 @@ describe('SQLite store on its own thread', () => {
     });
     // Closing a store whose thread is gone is harmless.
     await store.close();
+  });
+
+  it('answers submissions 503 UNAVAILABLE, never an allow, once the store thread has died (invariant 6)', async () => {
+    let worker: Worker | undefined;
+    const store = await open((data) => {
+      worker = spawnStoreThread(data);
+      return worker;
+    });
+    const config = await loadConfig(null, {
+      COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
+      COUNTERSIGN_DATA_DIR: dir,
+      COUNTERSIGN_RATE_LIMIT: '0',
+    });
+    const running = await startGateway(config, createLogger('silent'), { store, listen: false });
+    try {
+      const agent = await createApiKey(
+        running.store,
+        systemClock,
+        { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
+        actor,
+      );
+      const submit = () =>
+        running.app.inject({
+          method: 'POST',
+          url: '/v1/actions',
+          headers: { authorization: `Bearer ${agent.token}` },
+          payload: { action: 'read.logs', resource: 'k8s://prod/api', environment: 'production' },
+        });
+      expect((await submit()).statusCode).toBe(201);
+
+      await worker!.terminate();
+      const refused = await submit();
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      expect((await running.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    } finally {
+      await running.close();
+    }
   });
 
   it('fails only the call that holds a value that cannot be sent, not the others sent with it', async () => {

@@ -16,6 +16,7 @@ import type {
   StoredCheckpoint,
 } from '../store.js';
 import {
+  postInOne,
   receiveError,
   receiveResult,
   sendArgs,
@@ -129,19 +130,11 @@ export class ThreadedSqliteStore implements Store {
     const calls = this.#queue;
     this.#queue = [];
     if (calls.length === 0 || this.#stopped) return;
-    try {
-      this.#worker.postMessage(calls);
-    } catch {
-      // A value that cannot be cloned (a function, say) fails the whole message: send the calls one by
-      // one, so that only the call that holds it fails.
-      for (const call of calls) {
-        try {
-          this.#worker.postMessage([call]);
-        } catch (err) {
-          this.#settle(call.id)?.reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      }
-    }
+    postInOne(
+      (batch) => this.#worker.postMessage(batch),
+      calls,
+      (call, err) => this.#settle(call.id)?.reject(err),
+    );
   };
 
   readonly #flushLater = (): void => {
