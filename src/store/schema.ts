@@ -108,8 +108,15 @@ export interface ChannelMessagesTable {
   ref: string;
 }
 
+/** One row (id 1): `n` moves with every change to `api_keys` (triggers; migration 0005). */
+export interface ApiKeyChangesTable {
+  id: number;
+  n: number | string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
+  api_key_changes: ApiKeyChangesTable;
   requests: RequestsTable;
   grants: GrantsTable;
   audit_events: AuditEventsTable;

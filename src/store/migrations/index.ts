@@ -4,6 +4,7 @@ import { initial } from './0001-initial.js';
 import { auditTree } from './0002-audit-tree.js';
 import { outbox } from './0003-outbox.js';
 import { channelMessages } from './0004-channel-messages.js';
+import { apiKeyChanges } from './0005-api-key-changes.js';
 
 /** Every migration, by name; names sort in the order they must run. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-audit-tree': auditTree,
   '0003-outbox': outbox,
   '0004-channel-messages': channelMessages,
+  '0005-api-key-changes': apiKeyChanges,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnStoreThread } from '../../../test/helpers/postgres.js';
 import { loadConfig } from '../../config/config.js';
@@ -90,6 +91,29 @@ describe('SQLite store on its own thread', () => {
     await cli.close();
 
     expect((await server.getApiKey('ak_1'))?.revokedAt).toBe(AT);
+  });
+
+  it('keeps keys it has read until any key changes, from any connection', async () => {
+    const server = await open(spawnStoreThread);
+    await server.createApiKey(key('ak_1'), event('key.created'));
+    const first = await server.getApiKey('ak_1');
+    // Kept: the same record, frozen, since every request that uses the key is handed it.
+    expect(await server.getApiKey('ak_1')).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first?.groups)).toBe(true);
+    // An id nobody has yet is not kept as missing: once another connection creates it, it is found.
+    expect(await server.getApiKey('ak_2')).toBeNull();
+    const cli = await open(false);
+    await cli.createApiKey(key('ak_2'), event('key.created'));
+    expect((await server.getApiKey('ak_2'))?.name).toBe('ak_2');
+    // A change to another key still drops what was kept (the counter covers the whole table).
+    const again = await server.getApiKey('ak_1');
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
+    // Plain SQL counts too (triggers, not the store, move the counter).
+    const raw = new Database(join(dir, 'countersign.db'));
+    raw.prepare(`update api_keys set groups = '["sre"]' where id = 'ak_1'`).run();
+    raw.close();
+    expect((await server.getApiKey('ak_1'))?.groups).toEqual(['sre']);
   });
 
   it('fails every call in flight and after, with UNAVAILABLE, when the thread dies', async () => {

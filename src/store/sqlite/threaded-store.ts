@@ -48,6 +48,22 @@ export function compiledStoreThread(): SpawnStoreThread | null {
   return (data) => new Worker(STORE_THREAD_URL, { workerData: data });
 }
 
+/** Keys kept in memory at most; past that the map starts over (deployments have tens, not thousands). */
+const MAX_KEPT_KEYS = 10_000;
+
+interface KeyStatements {
+  byId: Database.Statement<[string], ApiKeysTable>;
+  /** `api_key_changes.n`: moves, by trigger, in every transaction that changes `api_keys`. */
+  changes: Database.Statement<[], unknown>;
+}
+
+/** A kept key is handed to every request that uses it: none of them may change it for the others. */
+function frozenKey(key: ApiKeyRecord): ApiKeyRecord {
+  Object.freeze(key.groups);
+  Object.freeze(key.roles);
+  return Object.freeze(key);
+}
+
 interface Pending {
   method: StoreMethod;
   resolve: (value: unknown) => void;
@@ -65,11 +81,13 @@ interface Pending {
  * one message, which is also what lets the thread group-commit them together.
  *
  * One read stays on this thread: `getApiKey`, which every authenticated HTTP request makes first. It
- * runs on a read-only connection of this thread's own, synchronously (a point read by primary key): in
- * WAL mode it sees every committed change, so a revocation made a moment ago by the CLI or by the store
- * thread counts at once, with no cache to invalidate, and the request does not wait for a trip to the
- * store thread and back behind a group commit. It is the one read that does not wait for the fsync of
- * what it saw (see `Store.getApiKey`).
+ * runs on a read-only connection of this thread's own, synchronously, so the request does not wait for
+ * a trip to the store thread and back behind a group commit. Keys once read are kept in memory, valid
+ * while `api_key_changes.n` stays where it was: triggers move it in every transaction that changes
+ * `api_keys`, from any connection (migration 0005). Each call reads that one row (in WAL mode a read
+ * sees every committed change), so a revocation made a moment ago by the CLI or by the store thread
+ * counts at the next call. It is the one read that does not wait for the fsync of what it saw (see
+ * `Store.getApiKey`).
  *
  * If the thread dies, every call in flight and every later call rejects (the gateway answers 503
  * UNAVAILABLE): nothing is reported written that the thread did not report written.
@@ -78,7 +96,10 @@ export class ThreadedSqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #worker: Worker;
   readonly #path: string;
-  #keyById: Database.Statement<[string], ApiKeysTable> | null = null;
+  #keyReads: KeyStatements | null = null;
+  /** Keys read so far, valid while `api_key_changes.n` is `#keysAt` (see `getApiKey`). */
+  readonly #keys = new Map<string, ApiKeyRecord>();
+  #keysAt: unknown = null;
   #reader: Database.Database | null = null;
   readonly #pending = new Map<number, Pending>();
   readonly #exited: Promise<void>;
@@ -195,28 +216,46 @@ export class ThreadedSqliteStore implements Store {
   getApiKey(id: string): Promise<ApiKeyRecord | null> {
     if (this.#stopped) return Promise.reject(this.#stopped);
     try {
-      const row = this.#keyStatement().get(id);
-      return Promise.resolve(row === undefined ? null : rowToApiKey(row));
+      const { byId, changes } = this.#keyStatements();
+      // One row's read instead of the key's: what is kept stays valid while no key has changed since.
+      const n = changes.get();
+      if (n !== this.#keysAt) {
+        this.#keys.clear();
+        this.#keysAt = n;
+      }
+      let key = this.#keys.get(id);
+      if (key === undefined) {
+        const row = byId.get(id);
+        // Unknown ids are not kept: a caller sending made-up ones must not fill this thread's memory.
+        if (row === undefined) return Promise.resolve(null);
+        key = frozenKey(rowToApiKey(row));
+        if (this.#keys.size >= MAX_KEPT_KEYS) this.#keys.clear();
+        this.#keys.set(id, key);
+      }
+      return Promise.resolve(key);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
   /** Opened at the first use, after the store thread has created and migrated the database. */
-  #keyStatement(): Database.Statement<[string], ApiKeysTable> {
-    if (this.#keyById === null) {
+  #keyStatements(): KeyStatements {
+    if (this.#keyReads === null) {
       // A reader in WAL mode waits for no writer; the timeout only covers SQLite's rare recovery locks,
       // and is short because this connection blocks the event loop while it waits.
       const reader = new Database(this.#path, { readonly: true, fileMustExist: true, timeout: 1_000 });
       try {
-        this.#keyById = reader.prepare<[string], ApiKeysTable>('select * from api_keys where id = ?');
+        this.#keyReads = {
+          byId: reader.prepare<[string], ApiKeysTable>('select * from api_keys where id = ?'),
+          changes: reader.prepare<[], unknown>('select n from api_key_changes where id = 1').pluck(),
+        };
       } catch (err) {
         reader.close();
         throw err;
       }
       this.#reader = reader;
     }
-    return this.#keyById;
+    return this.#keyReads;
   }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#call('listApiKeys', []);
