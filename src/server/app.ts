@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import { auditRoutes, type AuditRouteDeps } from './audit-routes.js';
 import { usageRoutes } from './usage-routes.js';
 import { errorHandler, sendError } from './errors.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { requestLogger } from './request-logger.js';
@@ -34,7 +35,8 @@ export interface AppOptions {
   integrations?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/;
+// The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
+const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/i;
 // The key id inside an API key names the principal for rate limiting without a database read.
 const KEY_ID = /^cs_(ak_[0-9a-f]{16})_/;
 
@@ -59,7 +61,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: true,
     childLoggerFactory: requestLogger,
+    // A path Fastify cannot route (bad percent-encoding, a segment past its length limit) names no
+    // request and no route: 404 in our error shape, not Fastify's own body.
+    frameworkErrors: (err, _req, reply) => {
+      const known = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      if (known) void sendError(reply, 'NOT_FOUND', 'no route or request matches this path');
+      else void sendError(reply, 'INVALID_REQUEST', err.message);
+    },
   });
+  registerJsonBodyParser(app);
   // Callback-style hooks: an async hook costs a promise and a microtask per request.
   app.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-request-id', req.id);

@@ -144,7 +144,7 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
       handler: async ({ req, principal }) => {
         const { id } = parseInput(IdParams, req.params, 'path');
         const body = parseInput(CancelBody, req.body, 'body');
-        return toView(await gateway.cancel(principal, id, body.reason ?? null));
+        return toView(await gateway.cancel(principal, id, body.reason ?? body.comment ?? null));
       },
     },
   ];

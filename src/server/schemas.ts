@@ -47,7 +47,13 @@ export const SubmitBody = z
 export type SubmitBody = z.infer<typeof SubmitBody>;
 
 export const ReviewBody = z.object({ comment: z.string().max(4000).nullable().optional() }).strict();
-export const CancelBody = z.object({ reason: z.string().max(4000).nullable().optional() }).strict();
+// `reason` or, as for a review, `comment`: the same note on the cancel either way.
+export const CancelBody = z
+  .object({
+    reason: z.string().max(4000).nullable().optional(),
+    comment: z.string().max(4000).nullable().optional(),
+  })
+  .strict();
 
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 

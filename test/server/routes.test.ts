@@ -147,6 +147,74 @@ describe('HTTP edge', () => {
     expectError(await raw('null', 'application/json'), 400, 'INVALID_REQUEST');
   });
 
+  it('refuses JSON values that no digest or store can carry: lone surrogates, numbers out of range', async () => {
+    const raw = async (url: string, payload: string, token: string) => {
+      const res = await h.running.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        payload,
+      });
+      return {
+        status: res.statusCode,
+        body: JSON.parse(res.body) as { error?: { code: string; message: string } },
+      };
+    };
+    // JSON.stringify writes a lone surrogate as the escape \ud800: valid JSON, but not text.
+    const bodies: [string, string, string, RegExp][] = [
+      ['/v1/actions', JSON.stringify({ action: 'a.b', parameters: { s: '\ud800' } }), agent, /parameters\.s/],
+      ['/v1/actions', JSON.stringify({ action: 'a.b', reason: 'x\udfff' }), agent, /reason/],
+      [
+        '/v1/actions',
+        JSON.stringify({ action: 'a.b', context: { k: ['ok', '\ud83d'] } }),
+        agent,
+        /context\.k\[1\]/,
+      ],
+      ['/v1/actions', JSON.stringify({ action: 'a.b', parameters: { '\ud800': 1 } }), agent, /key/],
+      ['/v1/actions', '{"action":"a.b","parameters":{"n":1e400}}', agent, /parameters\.n.*out of range/],
+      [`/v1/requests/${pendingId}/approve`, JSON.stringify({ comment: '\ud800' }), alice, /comment/],
+      [`/v1/requests/${pendingId}/cancel`, JSON.stringify({ reason: '\ud800' }), agent, /reason/],
+      ['/v1/actions', '['.repeat(70) + ']'.repeat(70), agent, /nested deeper/],
+    ];
+    for (const [url, payload, token, message] of bodies) {
+      const r = await raw(url, payload, token);
+      expectError(r, 400, 'INVALID_REQUEST');
+      expect(r.body.error?.message).toMatch(message);
+    }
+    // A well-formed pair (an emoji) is text, and the request is still pending: nothing above changed it.
+    const ok = await h.submit(agent, { action: 'a.b', parameters: { s: '\ud83d\ude00' } });
+    expect(ok.status).toBe(201);
+    expect((await h.call('GET', `/v1/requests/${pendingId}`, alice)).body).toMatchObject({
+      status: 'pending',
+    });
+  });
+
+  it('takes an empty body with Content-Type: application/json as {}, and a cancel note as reason or comment', async () => {
+    const empty = async (url: string, token: string) =>
+      h.running.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+    const first = (await h.submit(agent, { action: 'deploy.run', resource: 'empty-body' })).body.id as string;
+    const approved = await empty(`/v1/requests/${first}/approve`, alice);
+    expect(approved.statusCode).toBe(200);
+    expect(JSON.parse(approved.body)).toMatchObject({ status: 'approved' });
+    const second = (await h.submit(agent, { action: 'deploy.run', resource: 'cancel-comment' })).body
+      .id as string;
+    const cancelled = await h.call('POST', `/v1/requests/${second}/cancel`, agent, { comment: 'not needed' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+    const third = (await h.submit(agent, { action: 'deploy.run', resource: 'cancel-empty' })).body
+      .id as string;
+    expect((await empty(`/v1/requests/${third}/cancel`, agent)).statusCode).toBe(200);
+  });
+
+  it('reads the Bearer scheme name in any case', async () => {
+    const r = await h.call('GET', '/v1/requests', undefined, undefined, { authorization: `bearer ${alice}` });
+    expect(r.status).toBe(200);
+  });
+
   it('refuses bodies over the limit with 413 PAYLOAD_TOO_LARGE', async () => {
     const r = await h.submit(agent, { action: 'a.b', parameters: { blob: 'x'.repeat(20_000) } });
     expectError(r, 413, 'PAYLOAD_TOO_LARGE');
@@ -168,6 +236,11 @@ describe('HTTP edge', () => {
       '%20',
       'req_' + 'f'.repeat(24),
       encodeURIComponent("' or 1=1 --"),
+      // Past Fastify's parameter length limit, and percent-encoding that decodes to nothing.
+      'x'.repeat(101),
+      'x'.repeat(5000),
+      '%zz',
+      '%E0%A4%A',
     ]) {
       expectError(await h.call('GET', `/v1/requests/${id}`, alice), 404, 'NOT_FOUND');
       expectError(await h.call('GET', `/v1/requests/${id}/wait?timeout=0`, alice), 404, 'NOT_FOUND');
