@@ -2,6 +2,7 @@
  * `countersign audit export|checkpoint|verify|report` against a real gateway over HTTP, and the tampering
  * an auditor must catch: one byte changed, an event deleted, two swapped, the tail cut, another signer.
  */
+import { canonicalJson } from '../../src/core/digest.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,8 @@ for (const backend of storeBackends()) {
       const events = await h.store.listAuditEvents(0, 10_000);
       expect(lines).toHaveLength(events.length);
       expect(JSON.parse(lines[0] as string)).toEqual({ ...events[0] });
+      // Each line is already the event's JCS form, so its bytes are the leaf.
+      for (const line of lines) expect(line).toBe(canonicalJson(JSON.parse(line)));
       const csv = captureIo();
       expect(await auditExport({ ...flags, format: 'csv', since: '1h' }, csv)).toBe(0);
       const rows = csv.stdout().split('\n');
@@ -110,7 +113,17 @@ for (const backend of storeBackends()) {
       expect(live.stdout()).toMatch(/^OK/);
       const json = captureIo();
       expect(await auditVerify({ ...flags, json: true }, json)).toBe(0);
-      expect(JSON.parse(json.stdout()).ok).toBe(true);
+      expect(JSON.parse(json.stdout())).toMatchObject({ ok: true, nonCanonicalLines: 0 });
+      const offline = captureIo();
+      expect(await auditVerify({ events: eventsFile, checkpoint: noteFile, key, json: true }, offline)).toBe(
+        0,
+      );
+      expect(JSON.parse(offline.stdout())).toMatchObject({ ok: true, nonCanonicalLines: 0 });
+      // One encoding for the root everywhere: base64, as in the signed note.
+      const cp = captureIo();
+      expect(await auditCheckpoint({ ...flags, json: true }, cp)).toBe(0);
+      const header = JSON.parse(cp.stdout()) as { root: string; note: string };
+      expect(header.note.split('\n')[2]).toBe(header.root);
     });
 
     const tamperings: [string, (l: string[]) => string[], RegExp][] = [

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import type { AuditRecord } from '../../audit/event.js';
 import { buildEvidenceReport, reportMarkdown } from '../../audit/evidence-report.js';
 import { CountersignApiError } from '../../client/index.js';
+import { canonicalJson } from '../../core/digest.js';
 import { parseDuration } from '../../core/duration.js';
 import { clientFlags, type ClientFlags } from '../client-options.js';
 import { EXIT, UsageError } from '../exit-codes.js';
@@ -96,13 +97,16 @@ export class AuditClient {
   }
 }
 
-/** The checkpoint body's first three lines: origin, size, base64 root (C2SP tlog-checkpoint). */
+/**
+ * The checkpoint body's first three lines: origin, size, root (C2SP tlog-checkpoint). The root stays
+ * base64, as in the note, in proofs and in `audit verify --json`.
+ */
 export function checkpointHeader(note: string): { origin: string; size: number; root: string } {
   const [origin, size, root] = note.split('\n');
   if (origin === undefined || size === undefined || !/^\d+$/.test(size) || root === undefined) {
     throw new Error('the server answered a checkpoint that is not a tlog-checkpoint note');
   }
-  return { origin, size: Number(size), root: Buffer.from(root, 'base64').toString('hex') };
+  return { origin, size: Number(size), root };
 }
 
 /** `2026-01-01`, an ISO timestamp, or a duration back from now (`30d`, `12h`). */
@@ -172,7 +176,8 @@ export async function auditExport(flags: ExportFlags, io: Io = processIo): Promi
           return (since === null || t >= since.getTime()) && (until === null || t <= until.getTime());
         });
         if (kept.length > 0)
-          await write(kept.map((e) => (format === 'csv' ? csvLine(e) : JSON.stringify(e))).join('\n'));
+          // JSON Lines in JCS form: each line's bytes are its leaf (docs/audit.md).
+          await write(kept.map((e) => (format === 'csv' ? csvLine(e) : canonicalJson(e))).join('\n'));
         written += kept.length;
         if (progress) process.stderr.write(`\rexported ${written} of ${seen} events read…`);
       }
@@ -241,7 +246,7 @@ export async function auditVerify(flags: VerifyFlags, io: Io = processIo): Promi
     try {
       const events = join(dir, 'events.jsonl');
       const lines: string[] = [];
-      for await (const page of client.allEvents(size)) for (const e of page) lines.push(JSON.stringify(e));
+      for await (const page of client.allEvents(size)) for (const e of page) lines.push(canonicalJson(e));
       await writeFile(events, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
       const checkpoint = join(dir, 'checkpoint.note');
       await writeFile(checkpoint, note);
