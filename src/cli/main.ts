@@ -7,7 +7,8 @@ import { registerPolicyCommands } from './commands/policy.js';
 import { registerRequestCommands } from './commands/requests.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerUsageCommand } from './commands/usage.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { processIo, reportError } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command('countersign')
@@ -30,9 +31,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Every command under `command`, itself included. */
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  // With --json, bad usage is reported like every other error: one JSON object on stdout.
+  const json = argv.includes('--json');
+  if (json)
+    for (const c of allCommands(program))
+      c.configureOutput({ outputError: () => {} }).showHelpAfterError(false);
   process.exitCode = 0;
   try {
     await program.parseAsync(argv);
@@ -41,10 +52,10 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version are not errors
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
         return 0;
+      if (json) reportError(processIo, new UsageError(err.message.replace(/^error: /, '')), true);
       return EXIT.USAGE;
     }
-    process.stderr.write(`error: ${(err as Error).message}\n`);
-    return EXIT.ERROR;
+    return reportError(processIo, err, json);
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

@@ -100,6 +100,28 @@ describe('countersign keys', () => {
       process.stderr.write = write;
     }
   });
+
+  it('with --json, reports bad usage as one JSON error on stdout, and nothing on stderr', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const [writeOut, writeErr] = [
+      process.stdout.write.bind(process.stdout),
+      process.stderr.write.bind(process.stderr),
+    ];
+    process.stdout.write = (t: string | Uint8Array) => out.push(String(t)) > 0;
+    process.stderr.write = (t: string | Uint8Array) => err.push(String(t)) > 0;
+    try {
+      expect(await main(['node', 'countersign', 'keys', 'revoke', '--json'])).toBe(2);
+      expect(await main(['node', 'countersign', 'serve', '--bogus', '--json'])).toBe(2);
+    } finally {
+      process.stdout.write = writeOut;
+      process.stderr.write = writeErr;
+    }
+    expect(err.join('')).toBe('');
+    const [missing, unknown] = out.map((t) => JSON.parse(t) as { error: { code: string; message: string } });
+    expect(missing?.error).toEqual({ code: 'USAGE', message: "missing required argument 'id'" });
+    expect(unknown?.error).toEqual({ code: 'USAGE', message: "unknown option '--bogus'" });
+  });
 });
 
 const POLICY = `

@@ -80,4 +80,24 @@ describe('countersign serve', () => {
     process.emit('SIGTERM');
     expect(await running).toBe(0);
   });
+
+  it('with --json, prints its start-up summary as one JSON line (and never a token)', async () => {
+    process.env.COUNTERSIGN_DATA_DIR = dir;
+    process.env.COUNTERSIGN_LISTEN = '127.0.0.1:0';
+    process.env.COUNTERSIGN_LOG_LEVEL = 'silent';
+    const lines: string[] = [];
+    const io = { ...capture(), out: (t: string) => void lines.push(t) };
+    const running = serveCommand({ json: true }, io);
+    for (let i = 0; i < 200 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    const summary = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      listening: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      policyIsExample: true,
+      demoKeys: join(dir, 'demo-keys.json'),
+    });
+    expect(lines.join('')).not.toMatch(/cs_ak_/);
+    expect(io.stderr).toBe('');
+    process.emit('SIGTERM');
+    expect(await running).toBe(0);
+  });
 });

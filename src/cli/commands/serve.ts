@@ -9,12 +9,16 @@ import { startGateway } from '../../server/serve.js';
 import { EXIT } from '../exit-codes.js';
 import { processIo, reportError, type Io } from '../output.js';
 
-export async function serveCommand(opts: { config?: string }, io: Io = processIo): Promise<number> {
+export async function serveCommand(
+  opts: { config?: string; json?: boolean },
+  io: Io = processIo,
+): Promise<number> {
+  const json = Boolean(opts.json);
   let config;
   try {
     config = await loadConfig(opts.config ?? null);
   } catch (err) {
-    return reportError(io, err, false);
+    return reportError(io, err, json);
   }
   const logger = createLogger(config.logLevel);
   let running;
@@ -22,26 +26,46 @@ export async function serveCommand(opts: { config?: string }, io: Io = processIo
     running = await startGateway(config, logger);
   } catch (err) {
     if (err instanceof PolicyError) {
-      io.err(`error: the policy ${config.policy} is invalid; the gateway did not start:\n${err.message}`);
-      return EXIT.ERROR;
+      return reportError(
+        io,
+        new Error(`the policy ${config.policy} is invalid; the gateway did not start:\n${err.message}`),
+        json,
+      );
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
-      io.err(
-        `error: ${config.listen.host}:${config.listen.port} is already in use; set listen in the config or COUNTERSIGN_LISTEN`,
+      return reportError(
+        io,
+        new Error(
+          `${config.listen.host}:${config.listen.port} is already in use; set listen in the config or COUNTERSIGN_LISTEN`,
+        ),
+        json,
       );
-      return EXIT.ERROR;
     }
-    return reportError(io, err, false);
+    return reportError(io, err, json);
   }
-  io.err(`Countersign listening on ${running.url}`);
-  io.err(`  store:  ${redactUrl(config.storage)}`);
-  io.err(`  policy: ${config.policy}${config.policyIsExample ? ' (bundled example)' : ''}`);
-
+  let demoFile: string | null = null;
+  let demo: Record<string, DemoKey> | null = null;
   if (config.file === null) {
-    const file = join(config.dataDir, 'demo-keys.json');
-    const demo = await ensureDemoKeys(running.store, systemClock, file);
-    if (demo) printDemoHelp(io, running.url, file, demo);
+    demoFile = join(config.dataDir, 'demo-keys.json');
+    demo = await ensureDemoKeys(running.store, systemClock, demoFile);
+  }
+  if (json) {
+    // One JSON line beside the JSON log lines: where it listens, and the demo keys' file (never a token).
+    io.out(
+      JSON.stringify({
+        listening: running.url,
+        storage: redactUrl(config.storage),
+        policy: config.policy,
+        policyIsExample: config.policyIsExample,
+        demoKeys: demo && demoFile ? demoFile : null,
+      }),
+    );
+  } else {
+    io.err(`Countersign listening on ${running.url}`);
+    io.err(`  store:  ${redactUrl(config.storage)}`);
+    io.err(`  policy: ${config.policy}${config.policyIsExample ? ' (bundled example)' : ''}`);
+    if (demo && demoFile) printDemoHelp(io, running.url, demoFile, demo);
   }
 
   await new Promise<void>((resolve) => {
@@ -81,7 +105,8 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Run the gateway (embedded SQLite by default)')
     .option('--config <file>', 'YAML config: listen, storage, policy, data_dir, limits')
-    .action(async (opts: { config?: string }) => {
+    .option('--json', 'print the start-up summary as one JSON line (the log lines are JSON already)')
+    .action(async (opts: { config?: string; json?: boolean }) => {
       process.exitCode = await serveCommand(opts);
     });
 }
