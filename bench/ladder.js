@@ -1,0 +1,182 @@
+// `node bench/ladder.js [--duration S] [--rounds N] [--only bare,app,…]` (after `npm run build`): where the allow path's CPU
+// goes. A diagnostic, not a benchmark with targets: it runs the same load as bench/run.js's allow path
+// (autocannon, 50 connections, POST /v1/actions) against five servers that add the gateway's layers one
+// at a time, each in a child process of its own, and prints CPU per request by thread:
+//   bare     bare Fastify answering the gateway's answer (bench/run.js's baseline)
+//   app      the gateway's HTTP app (hooks, security headers, request ids, metrics, validation, the view);
+//            authentication and submit stubbed (a fixed principal, a copy of one real request)
+//   +auth    the same with real API-key authentication
+//   +submit  the real Gateway.submit (DLP scan, policy, digest, payload sealing, audit event), with the
+//            store's insert answered at once
+//   gateway  the whole gateway: store thread, group commit, durable WAL
+// The differences between rows are what each layer costs on this machine. Noisy hosts: use --rounds.
+import { fork } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { ALLOW_BODY } from './http-bench.js';
+import { GATEWAY_POLICY, threadTimes } from './fixtures.js';
+
+const LEVELS = ['bare', 'app', '+auth', '+submit', 'gateway'];
+
+/** Child: starts the server of one level and answers { cpu } requests with per-thread CPU. */
+async function serve(/** @type {string} */ level) {
+  const { createLogger } = await import('../dist/logger.js');
+  const { startGateway } = await import('../dist/server/serve.js');
+  const { buildApp } = await import('../dist/server/app.js');
+  const { loadConfig } = await import('../dist/config/config.js');
+  const { createApiKey, authenticateApiKey } = await import('../dist/identity/api-keys.js');
+  const { systemClock } = await import('../dist/core/clock.js');
+  const dir = await mkdtemp(join(tmpdir(), 'countersign-ladder-'));
+  await writeFile(join(dir, 'policy.yaml'), GATEWAY_POLICY);
+  const config = await loadConfig(null, {
+    COUNTERSIGN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
+    COUNTERSIGN_POLICY: join(dir, 'policy.yaml'),
+    COUNTERSIGN_DATA_DIR: dir,
+    COUNTERSIGN_RATE_LIMIT: '0',
+    COUNTERSIGN_LOG_LEVEL: 'silent',
+  });
+  const running = await startGateway(config, createLogger('silent'));
+  const actor = /** @type {const} */ ({ id: 'bench', kind: 'system', personId: null, channel: 'system' });
+  const agent = await createApiKey(
+    running.store,
+    systemClock,
+    { name: 'bench-bot', kind: 'agent', owner: 'alice@example.com' },
+    actor,
+  );
+  const principal = await authenticateApiKey(running.store, systemClock, agent.token);
+  const input = { ...ALLOW_BODY, reason: null, context: {}, onBehalfOf: null };
+  const sample = (await running.gateway.submit(principal, input, null)).request;
+  let n = 0;
+  const fresh = () => ({ ...sample, id: `req_${(++n).toString(36).padStart(26, '0')}` });
+  let url = running.url;
+  if (level === 'bare') {
+    const bare = Fastify({ logger: false });
+    bare.post('/v1/actions', async (_req, reply) => {
+      void reply.code(201);
+      return fresh();
+    });
+    await bare.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${/** @type {any} */ (bare.server.address()).port}`;
+  } else if (level !== 'gateway') {
+    const store = running.store;
+    if (level === '+submit') {
+      /** @type {any} */ (store).insertRequest = async (/** @type {any} */ req) => ({
+        request: req,
+        created: true,
+      });
+    }
+    const gateway =
+      level === '+submit'
+        ? running.gateway
+        : Object.assign(Object.create(Object.getPrototypeOf(running.gateway)), running.gateway, {
+            submit: async () => ({ request: fresh(), created: true }),
+          });
+    const app = await buildApp({
+      gateway,
+      store,
+      logger: createLogger('silent'),
+      authenticate:
+        level === 'app' ? async () => principal : (token) => authenticateApiKey(store, systemClock, token),
+      requestsPerMinute: 0,
+      bodyBytes: config.limits.bodyBytes,
+      version: 'ladder',
+      audit: {
+        checkpointer: running.checkpointer,
+        payloadKeys: /** @type {any} */ (null),
+        clock: systemClock,
+      },
+      trustedDestinations: [],
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${/** @type {any} */ (app.server.address()).port}`;
+  }
+  process.on('message', async (/** @type {any} */ msg) => {
+    if (msg === 'cpu') process.send?.({ pid: process.pid, threads: threadTimes() });
+    if (msg === 'stop') {
+      await running.close();
+      await rm(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ url, token: agent.token });
+}
+
+/** @param {string} url @param {string} token @param {number} duration @returns {Promise<any>} */
+function load(url, token, duration) {
+  return new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url: `${url}/v1/actions`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(ALLOW_BODY),
+        connections: 50,
+        duration,
+        pipelining: 1,
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    ),
+  );
+}
+
+async function drive() {
+  const { values } = parseArgs({
+    options: { duration: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } },
+  });
+  const duration = Number(values.duration ?? 5);
+  const rounds = Number(values.rounds ?? 1);
+  const levels = values.only === undefined ? LEVELS : values.only.split(',');
+  const unknown = levels.filter((l) => !LEVELS.includes(l));
+  if (unknown.length > 0)
+    throw new Error(`unknown level ${unknown.join(', ')}; the levels are ${LEVELS.join(', ')}`);
+  console.log('level     req/s   p99 ms   CPU ms per request: main thread / busiest other / rest');
+  for (let round = 0; round < rounds; round++) {
+    for (const level of levels) {
+      const child = fork(fileURLToPath(import.meta.url), [], {
+        env: { ...process.env, LADDER_LEVEL: level },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      /** @returns {Promise<any>} */
+      const next = () => new Promise((resolve) => child.once('message', resolve));
+      const { url, token } = await next();
+      await load(url, token, 2);
+      const cpu = () => {
+        const answer = next();
+        child.send('cpu');
+        return answer;
+      };
+      const before = await cpu();
+      const r = await load(url, token, duration);
+      const after = await cpu();
+      const per = (/** @type {string} */ tid) =>
+        (after.threads[tid] - (before.threads[tid] ?? 0)) / r.requests.total;
+      const others = Object.keys(after.threads)
+        .filter((tid) => Number(tid) !== after.pid)
+        .map(per)
+        .sort((a, b) => b - a);
+      const busiest = others[0] ?? 0;
+      const rest = others.slice(1).reduce((a, b) => a + b, 0);
+      console.log(
+        `${level.padEnd(8)} ${String(Math.round(r.requests.average)).padStart(6)} ${String(r.latency.p99).padStart(8)}   ` +
+          `${per(String(after.pid)).toFixed(3)} / ${busiest.toFixed(3)} / ${rest.toFixed(3)}` +
+          (r.non2xx > 0 ? `   (${r.non2xx} non-2xx!)` : ''),
+      );
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('stop');
+      await exited;
+    }
+  }
+}
+
+const level = process.env.LADDER_LEVEL;
+(level ? serve(level) : drive()).catch((err) => {
+  console.error(`ladder failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
