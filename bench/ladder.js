@@ -11,44 +11,23 @@
 //   gateway  the whole gateway: store thread, group commit, durable WAL
 // The differences between rows are what each layer costs on this machine. Noisy hosts: use --rounds.
 import { fork } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { ALLOW_BODY } from './http-bench.js';
-import { GATEWAY_POLICY, threadTimes } from './fixtures.js';
+import { startBenchGateway, threadTimes } from './fixtures.js';
 
 const LEVELS = ['bare', 'app', '+auth', '+submit', 'gateway'];
 
 /** Child: starts the server of one level and answers { cpu } requests with per-thread CPU. */
 async function serve(/** @type {string} */ level) {
   const { createLogger } = await import('../dist/logger.js');
-  const { startGateway } = await import('../dist/server/serve.js');
   const { buildApp } = await import('../dist/server/app.js');
-  const { loadConfig } = await import('../dist/config/config.js');
-  const { createApiKey, authenticateApiKey } = await import('../dist/identity/api-keys.js');
+  const { authenticateApiKey } = await import('../dist/identity/api-keys.js');
   const { systemClock } = await import('../dist/core/clock.js');
-  const dir = await mkdtemp(join(tmpdir(), 'countersign-ladder-'));
-  await writeFile(join(dir, 'policy.yaml'), GATEWAY_POLICY);
-  const config = await loadConfig(null, {
-    COUNTERSIGN_LISTEN: '127.0.0.1:0',
-    COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
-    COUNTERSIGN_POLICY: join(dir, 'policy.yaml'),
-    COUNTERSIGN_DATA_DIR: dir,
-    COUNTERSIGN_RATE_LIMIT: '0',
-    COUNTERSIGN_LOG_LEVEL: 'silent',
-  });
-  const running = await startGateway(config, createLogger('silent'));
-  const actor = /** @type {const} */ ({ id: 'bench', kind: 'system', personId: null, channel: 'system' });
-  const agent = await createApiKey(
-    running.store,
-    systemClock,
-    { name: 'bench-bot', kind: 'agent', owner: 'alice@example.com' },
-    actor,
-  );
+  const { dir, config, running, agent } = await startBenchGateway('countersign-ladder-');
   const principal = await authenticateApiKey(running.store, systemClock, agent.token);
   const input = { ...ALLOW_BODY, reason: null, context: {}, onBehalfOf: null };
   const sample = (await running.gateway.submit(principal, input, null)).request;

@@ -13,17 +13,15 @@
 // Requests over IPC: { type: 'cpu' } -> { type: 'cpu', usage, at, threads } (threads: CPU ms per thread
 // id, from /proc on Linux, else null), { type: 'waiters' } -> { type: 'waiters', size },
 // { type: 'bare-template', body } sets the bare server's answer, { type: 'stop' } closes everything and exits.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { systemClock } from '../dist/core/clock.js';
-import { loadConfig } from '../dist/config/config.js';
 import { createApiKey } from '../dist/identity/api-keys.js';
 import { createLogger } from '../dist/logger.js';
 import { startGateway } from '../dist/server/serve.js';
 import { openStore } from '../dist/store/open-store.js';
-import { GATEWAY_POLICY, threadTimes } from './fixtures.js';
+import { BENCH_ACTOR, startBenchGateway, threadTimes } from './fixtures.js';
 
 /** @param {unknown} msg */
 function send(msg) {
@@ -31,26 +29,9 @@ function send(msg) {
 }
 
 async function main() {
-  const dir = await mkdtemp(join(tmpdir(), 'countersign-bench-'));
-  const policy = join(dir, 'policy.yaml');
-  await writeFile(policy, GATEWAY_POLICY);
   // The same config path as `countersign serve`, set through its environment variables.
-  const config = await loadConfig(null, {
-    COUNTERSIGN_LISTEN: '127.0.0.1:0',
-    COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
-    COUNTERSIGN_POLICY: policy,
-    COUNTERSIGN_DATA_DIR: dir,
-    COUNTERSIGN_RATE_LIMIT: '0',
-    COUNTERSIGN_LOG_LEVEL: 'silent',
-  });
-  const running = await startGateway(config, createLogger('silent'));
-  const actor = /** @type {const} */ ({ id: 'bench', kind: 'system', personId: null, channel: 'system' });
-  const agent = await createApiKey(
-    running.store,
-    systemClock,
-    { name: 'bench-bot', kind: 'agent', owner: 'alice@example.com' },
-    actor,
-  );
+  const { dir, config, running, agent } = await startBenchGateway('countersign-bench-');
+  const actor = BENCH_ACTOR;
   const reviewer = await createApiKey(
     running.store,
     systemClock,

@@ -7,25 +7,11 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storeBackends, type TestDatabase } from '../../../test/helpers/postgres.js';
-import type { AuditEventInput } from '../../core/types.js';
-import type { ApiKeyRecord } from '../store.js';
+import { apiKeyRecord, systemEvent, TEST_AT } from '../../../test/helpers/records.js';
 
-const AT = '2026-01-01T00:00:00.000Z';
-const actor = { id: 'test', kind: 'system', personId: null, channel: 'system' } as const;
-const event = (type: string): AuditEventInput => ({ type, at: AT, requestId: null, actor, data: {} });
-const key = (id: string): ApiKeyRecord => ({
-  id,
-  tokenHash: 'ab'.repeat(32),
-  name: id,
-  kind: 'agent',
-  email: null,
-  groups: [],
-  roles: [],
-  owner: 'alice@example.com',
-  createdAt: AT,
-  expiresAt: null,
-  revokedAt: null,
-});
+const AT = TEST_AT;
+const event = systemEvent;
+const key = (id: string) => apiKeyRecord(id, { owner: 'alice@example.com' });
 
 /** Runs one statement on a connection of its own, as another process would. */
 async function sqlOutside(db: TestDatabase, text: string): Promise<unknown[]> {

@@ -10,37 +10,22 @@ import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnStoreThread } from '../../../test/helpers/postgres.js';
+import { apiKeyRecord, SYSTEM_ACTOR, systemEvent, TEST_AT } from '../../../test/helpers/records.js';
 import { loadConfig } from '../../config/config.js';
 import { systemClock } from '../../core/clock.js';
 import { CountersignError } from '../../core/errors.js';
 import { createApiKey } from '../../identity/api-keys.js';
 import { createLogger } from '../../logger.js';
 import { startGateway } from '../../server/serve.js';
-import type { AuditEventInput } from '../../core/types.js';
 import { openStore, type OpenStoreOptions } from '../open-store.js';
 import type { ApiKeyRecord, Store } from '../store.js';
 import { guardStore } from '../unavailable-guard.js';
 import { ThreadedSqliteStore } from './threaded-store.js';
 
-const AT = '2026-01-01T00:00:00.000Z';
-const actor = { id: 'test', kind: 'system', personId: null, channel: 'system' } as const;
-const event = (type: string): AuditEventInput => ({ type, at: AT, requestId: null, actor, data: {} });
-
-function key(id: string): ApiKeyRecord {
-  return {
-    id,
-    tokenHash: 'ab'.repeat(32),
-    name: id,
-    kind: 'human',
-    email: `${id}@example.com`,
-    groups: ['platform'],
-    roles: [],
-    owner: null,
-    createdAt: AT,
-    expiresAt: null,
-    revokedAt: null,
-  };
-}
+const AT = TEST_AT;
+const event = systemEvent;
+const key = (id: string): ApiKeyRecord =>
+  apiKeyRecord(id, { kind: 'human', email: `${id}@example.com`, groups: ['platform'] });
 
 describe('SQLite store on its own thread', () => {
   let dir: string;
@@ -155,7 +140,7 @@ describe('SQLite store on its own thread', () => {
         running.store,
         systemClock,
         { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
-        actor,
+        SYSTEM_ACTOR,
       );
       const submit = () =>
         running.app.inject({

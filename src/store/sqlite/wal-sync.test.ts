@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiKeyRecord, systemEvent } from '../../../test/helpers/records.js';
 import type { AuditEventInput } from '../../core/types.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
@@ -87,26 +88,8 @@ describe('SQLite store with the fsync off the event loop', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const key = (id: string): ApiKeyRecord => ({
-    id,
-    tokenHash: 'ab'.repeat(32),
-    name: id,
-    kind: 'agent',
-    email: null,
-    groups: [],
-    roles: [],
-    owner: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    expiresAt: null,
-    revokedAt: null,
-  });
-  const event: AuditEventInput = {
-    type: 'key.created',
-    at: '2026-01-01T00:00:00.000Z',
-    requestId: null,
-    actor: { id: 'test', kind: 'system', personId: null, channel: 'system' },
-    data: {},
-  };
+  const key = (id: string): ApiKeyRecord => apiKeyRecord(id);
+  const event: AuditEventInput = systemEvent('key.created');
 
   /** A store whose WAL fsync the test controls. */
   async function storeWithManualSync() {
