@@ -28,9 +28,23 @@ function numberBefore(text: string, start: number): boolean {
 }
 
 const LOCAL_CHAR = (c: number) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
-const RESERVED_DOMAIN = /(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost)$/i;
 
-/** Addresses with a real-looking domain; RFC 2606 reserved domains and URL userinfo are not addresses. */
+/** True when `text[colon]` separates user and password in a URL's userinfo (`scheme://user:pass@`). */
+function inUrlUserinfo(text: string, colon: number): boolean {
+  const scheme = text.lastIndexOf('://', colon);
+  if (scheme < 0) return false;
+  for (let i = scheme + 3; i < colon; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 47 || c === 64 || c <= 32) return false; // '/', '@' or whitespace: not the same userinfo
+  }
+  return true;
+}
+
+/**
+ * Addresses with a real-looking domain. RFC 2606's example domains count: `jane@example.com` is what
+ * people test with, and a scanner that passes it over looks broken. URL userinfo, `git@host:repo`,
+ * `icon@2x.png` and `pkg@1.2.3` are not addresses.
+ */
 const email: BuiltinDetector = {
   type: 'email',
   trigger: '@',
@@ -42,11 +56,12 @@ const email: BuiltinDetector = {
     if (ls === start || LOCAL_CHAR(text.charCodeAt(ls - 1))) return false;
     if (text.charCodeAt(ls) === 46 || text.charCodeAt(start - 1) === 46) return false;
     if (text.startsWith('://', ls - 3)) return false; // https://user@host is a URL, not an address
+    if (text.charCodeAt(ls - 1) === 58 && inUrlUserinfo(text, ls - 1)) return false; // scheme://user:pass@host
     let de = end;
     while (text.charCodeAt(de - 1) === 45) de--;
     const domain = text.slice(start + 1, de);
     const tld = domain.slice(domain.lastIndexOf('.') + 1);
-    if (!/^[A-Za-z]{2,24}$/.test(tld) || RESERVED_DOMAIN.test(domain)) return false;
+    if (!/^[A-Za-z]{2,24}$/.test(tld)) return false;
     if (/^[0-9]x\./.test(domain)) return false; // icon@2x.png
     if (text.charCodeAt(de) === 58 && isAlnum(text.charCodeAt(de + 1))) return false; // git@host:org/repo
     return set(hit, 'email', ls, de);

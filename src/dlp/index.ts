@@ -22,4 +22,5 @@ export {
   shannonEntropy,
   jwtHeaderValid,
   isPlaceholder,
+  isTemplatePlaceholder,
 } from './validators.js';

@@ -1,6 +1,12 @@
 import { isAlnum, isTokenChar, standsAlone } from './chars.js';
 import type { BuiltinDetector, Hit, Lead } from './detector.js';
-import { isPlaceholder, jwtHeaderValid, jwtPayloadValid, shannonEntropy } from './validators.js';
+import {
+  isPlaceholder,
+  isTemplatePlaceholder,
+  jwtHeaderValid,
+  jwtPayloadValid,
+  shannonEntropy,
+} from './validators.js';
 
 const isAlnumOrUnderscore = (c: number) => isAlnum(c) || c === 95;
 
@@ -14,7 +20,7 @@ function set(hit: Hit, type: string, start: number, end: number, resume = end): 
 
 /**
  * A token with a fixed prefix: it must stand alone, its random part (after `prefixLength`) must not be
- * a placeholder and must reach `minEntropy` bits per character.
+ * a template placeholder and must reach `minEntropy` bits per character.
  */
 function prefixed(
   type: string,
@@ -32,7 +38,7 @@ function prefixed(
     pattern,
     confirm(text, start, end, hit) {
       if (!standsAlone(text, start, end, inner)) return false;
-      if (isPlaceholder(text, start + prefixLength, end)) return false;
+      if (isTemplatePlaceholder(text, start + prefixLength, end)) return false;
       if (shannonEntropy(text, start + prefixLength, end) < minEntropy) return false;
       return set(hit, type, start, end);
     },
@@ -114,7 +120,7 @@ const slackWebhook: BuiltinDetector = {
   confirm(text, start, end, hit) {
     const last = text.lastIndexOf('/', end - 1) + 1;
     if (end - last < 16 || text.slice(start, end).split('/').length < 6) return false;
-    if (isPlaceholder(text, last, end) || shannonEntropy(text, last, end) < 3.3) return false;
+    if (isTemplatePlaceholder(text, last, end) || shannonEntropy(text, last, end) < 3.3) return false;
     return set(hit, 'slack_webhook_url', start, end);
   },
 };
@@ -128,7 +134,7 @@ const slackToken: BuiltinDetector = {
   confirm(text, start, end, hit) {
     if (!standsAlone(text, start, end, isTokenChar) || end - start < 30) return false;
     const last = text.lastIndexOf('-', end - 1) + 1;
-    if (isPlaceholder(text, last, end) || shannonEntropy(text, last, end) < 3) return false;
+    if (isTemplatePlaceholder(text, last, end) || shannonEntropy(text, last, end) < 3) return false;
     return set(hit, 'slack_token', start, end);
   },
 };

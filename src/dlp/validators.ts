@@ -44,7 +44,9 @@ export function mod97(s: string): number {
 }
 
 // Never-issued numbers that circulate widely (the Woolworth wallet card, advertising samples).
-const SSN_DENYLIST = new Set(['078051120', '219099999', '123456789']);
+// Numbers the SSA voided after they were printed on a wallet insert (078-05-1120) and in an ad
+// (219-09-9999). 123-45-6789 stays: it is in the valid ranges, and it is what a test of SSN detection sends.
+const SSN_DENYLIST = new Set(['078051120', '219099999']);
 
 /** SSA rules: area not 000, 666 or 900–999; group not 00; serial not 0000. `s` holds 9 digits. */
 export function ssnValid(digits: string): boolean {
@@ -88,24 +90,43 @@ export function charClasses(s: string, start = 0, end = s.length): number {
   return (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1);
 }
 
-const PLACEHOLDER_WORDS =
-  /example|your|xxxx|placeholder|redacted|dummy|sample|changeme|change_me|insert|replace|fake|foobar|todo|lorem|\*\*\*|\.\.\./i;
+// Words that only a template puts where a secret goes.
+const TEMPLATE_WORDS =
+  /your|xxxx|placeholder|redacted|changeme|change_me|insert|replace|todo|lorem|\*\*\*|\.\.\./i;
+// Words of documentation values: a reason to doubt a free-form value, not a token of a known format.
+const EXAMPLE_WORDS = /example|sample|dummy|fake|foobar/i;
 
 /**
- * True for values people write in docs and templates instead of a secret: `<YOUR_API_KEY>`, `${TOKEN}`,
- * `{{ secret }}`, `xxxx`, `…EXAMPLE`, one repeated character, or a long run like `abcdef` / `123456`.
+ * True for what a template holds where a secret goes: `<YOUR_API_KEY>`, `${TOKEN}`, `{{ secret }}`,
+ * `xxxx`, `changeme`, `***`, or one character repeated. Tokens of a known format (a fixed prefix, a fixed
+ * length) are refused only for this: a made-up `AKIA…EXAMPLE` or `ghp_abcdef…` still has the format, so
+ * it is reported, as people testing a scanner expect.
  */
-export function isPlaceholder(s: string, start = 0, end = s.length): boolean {
+export function isTemplatePlaceholder(s: string, start = 0, end = s.length): boolean {
   const v = start === 0 && end === s.length ? s : s.slice(start, end);
-  if (PLACEHOLDER_WORDS.test(v)) return true;
+  if (TEMPLATE_WORDS.test(v)) return true;
   if (/^[<{[(%$]|[>}\])]$/.test(v) || v.includes('${') || v.includes('{{')) return true;
-  let run = 1;
   let same = 1;
   for (let i = 1; i < v.length; i++) {
-    const d = v.charCodeAt(i) - v.charCodeAt(i - 1);
-    run = d === 1 ? run + 1 : 1;
-    same = d === 0 ? same + 1 : 1;
-    if (run >= 6 || same >= 6) return true;
+    same = v.charCodeAt(i) === v.charCodeAt(i - 1) ? same + 1 : 1;
+    if (same >= 6) return true;
+  }
+  return false;
+}
+
+/**
+ * For free-form values (a value assigned to a key-like name, custom entropy detectors), where a
+ * documentation value is the likelier reading: a template placeholder, a value naming itself an example
+ * (`…EXAMPLE`, `dummy`, `fake`), or a long run like `abcdef` / `123456`.
+ */
+export function isPlaceholder(s: string, start = 0, end = s.length): boolean {
+  if (isTemplatePlaceholder(s, start, end)) return true;
+  const v = start === 0 && end === s.length ? s : s.slice(start, end);
+  if (EXAMPLE_WORDS.test(v)) return true;
+  let run = 1;
+  for (let i = 1; i < v.length; i++) {
+    run = v.charCodeAt(i) - v.charCodeAt(i - 1) === 1 ? run + 1 : 1;
+    if (run >= 6) return true;
   }
   return false;
 }

@@ -80,11 +80,35 @@ describe('scanner', () => {
       'GB83WEST12345698765432',
       '666-12-3456',
       'version 1.2.3.4',
-      'AKIAIOSFODNN7EXAMPLE',
       'API_KEY=<YOUR_API_KEY>',
-      'bob@example.com',
+      'ghp_<your-token-here>',
+      'postgres://user:hunter2x@example.com/db has a password, not an address',
+    ])
+      expect(scanner.scanText(t), t).not.toContainEqual(expect.objectContaining({ type: 'email' }));
+    for (const t of [
+      '550e8400-e29b-41d4-a716-446655440000',
+      'GB83WEST12345698765432',
+      'API_KEY=<YOUR_API_KEY>',
+      'ghp_<your-token-here>',
+      'ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
     ])
       expect(scanner.scanText(t), t).toEqual([]);
+  });
+
+  it('reports the fake values people test a scanner with, when they have the format', () => {
+    const cases: [string, string][] = [
+      ['AKIAIOSFODNN7EXAMPLE', 'aws_access_key_id'],
+      ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'aws_secret_access_key'],
+      ['mail bob@example.com', 'email'],
+      ['SSN: 123-45-6789', 'us_ssn'],
+      ['ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789', 'github_token'],
+      ['4111 1111 1111 1111', 'credit_card'],
+    ];
+    for (const [t, type] of cases)
+      expect(
+        scanner.scanText(t).map((f) => f.type),
+        t,
+      ).toContain(type);
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ibanValid,
   isPlaceholder,
+  isTemplatePlaceholder,
   jwtHeaderValid,
   luhnValid,
   shannonEntropy,
@@ -65,5 +66,10 @@ describe('DLP validators', () => {
     ])
       expect(isPlaceholder(p), p).toBe(true);
     expect(isPlaceholder('k9Zq2LmX7pRt4VwB')).toBe(false);
+    // Template placeholders are the narrower kind that refuses even a token of a known format.
+    for (const p of ['<YOUR_API_KEY>', '${TOKEN}', '{{ secret }}', 'xxxxxxxx', 'changeme', '11111111'])
+      expect(isTemplatePlaceholder(p), p).toBe(true);
+    for (const p of ['AKIAIOSFODNN7EXAMPLE', 'abcdefgh', 'k9Zq2LmX7pRt4VwB'])
+      expect(isTemplatePlaceholder(p), p).toBe(false);
   });
 });
