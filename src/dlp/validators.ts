@@ -93,8 +93,26 @@ export function charClasses(s: string, start = 0, end = s.length): number {
 // Words that only a template puts where a secret goes.
 const TEMPLATE_WORDS =
   /your|xxxx|placeholder|redacted|changeme|change_me|insert|replace|todo|lorem|\*\*\*|\.\.\./i;
-// Words of documentation values: a reason to doubt a free-form value, not a token of a known format.
-const EXAMPLE_WORDS = /example|sample|dummy|fake|foobar/i;
+// The same, and the words of documentation values: one scan for `isPlaceholder`.
+const PLACEHOLDER_WORDS =
+  /example|sample|dummy|fake|foobar|your|xxxx|placeholder|redacted|changeme|change_me|insert|replace|todo|lorem|\*\*\*|\.\.\./i;
+const TEMPLATE_MARKS = /^[<{[(%$]|[>}\])]$/;
+
+/** True when `v` has a run of `limit` equal characters, or (with `ascending`) of ascending ones. */
+function hasRun(v: string, limit: number, ascending: boolean): boolean {
+  let run = 1;
+  let same = 1;
+  for (let i = 1; i < v.length; i++) {
+    const d = v.charCodeAt(i) - v.charCodeAt(i - 1);
+    run = ascending && d === 1 ? run + 1 : 1;
+    same = d === 0 ? same + 1 : 1;
+    if (run >= limit || same >= limit) return true;
+  }
+  return false;
+}
+
+const slice = (s: string, start: number, end: number): string =>
+  start === 0 && end === s.length ? s : s.slice(start, end);
 
 /**
  * True for what a template holds where a secret goes: `<YOUR_API_KEY>`, `${TOKEN}`, `{{ secret }}`,
@@ -103,15 +121,9 @@ const EXAMPLE_WORDS = /example|sample|dummy|fake|foobar/i;
  * it is reported, as people testing a scanner expect.
  */
 export function isTemplatePlaceholder(s: string, start = 0, end = s.length): boolean {
-  const v = start === 0 && end === s.length ? s : s.slice(start, end);
-  if (TEMPLATE_WORDS.test(v)) return true;
-  if (/^[<{[(%$]|[>}\])]$/.test(v) || v.includes('${') || v.includes('{{')) return true;
-  let same = 1;
-  for (let i = 1; i < v.length; i++) {
-    same = v.charCodeAt(i) === v.charCodeAt(i - 1) ? same + 1 : 1;
-    if (same >= 6) return true;
-  }
-  return false;
+  const v = slice(s, start, end);
+  if (TEMPLATE_WORDS.test(v) || TEMPLATE_MARKS.test(v) || v.includes('${') || v.includes('{{')) return true;
+  return hasRun(v, 6, false);
 }
 
 /**
@@ -120,15 +132,10 @@ export function isTemplatePlaceholder(s: string, start = 0, end = s.length): boo
  * (`…EXAMPLE`, `dummy`, `fake`), or a long run like `abcdef` / `123456`.
  */
 export function isPlaceholder(s: string, start = 0, end = s.length): boolean {
-  if (isTemplatePlaceholder(s, start, end)) return true;
-  const v = start === 0 && end === s.length ? s : s.slice(start, end);
-  if (EXAMPLE_WORDS.test(v)) return true;
-  let run = 1;
-  for (let i = 1; i < v.length; i++) {
-    run = v.charCodeAt(i) - v.charCodeAt(i - 1) === 1 ? run + 1 : 1;
-    if (run >= 6) return true;
-  }
-  return false;
+  const v = slice(s, start, end);
+  if (PLACEHOLDER_WORDS.test(v) || TEMPLATE_MARKS.test(v) || v.includes('${') || v.includes('{{'))
+    return true;
+  return hasRun(v, 6, true);
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
