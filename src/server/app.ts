@@ -48,6 +48,10 @@ declare module 'fastify' {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics();
+  // Helmet's security headers. The plugin builds its middleware (and parses the CSP) anew for every
+  // request; with a fixed configuration the headers are always the same, so they are taken once from
+  // the plugin itself and set on each response.
+  const security = await helmetHeaders();
   const app = Fastify({
     // Widen pino's Logger to Fastify's logger type so the app is a plain FastifyInstance to its callers.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
@@ -63,7 +67,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     childLoggerFactory: requestLogger,
     // A path Fastify cannot route (bad percent-encoding, a segment past its length limit) names no
     // request and no route: 404 in our error shape, not Fastify's own body.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
+      // No hook runs for these: the headers every other response gets are set here.
+      for (const [name, value] of security) reply.raw.setHeader(name, value);
+      void reply.header('x-request-id', req.id);
       const known = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       if (known) void sendError(reply, 'NOT_FOUND', 'no route or request matches this path');
       else void sendError(reply, 'INVALID_REQUEST', err.message);
@@ -79,10 +86,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
   );
-  // Helmet's security headers. The plugin builds its middleware (and parses the CSP) anew for every
-  // request; with a fixed configuration the headers are always the same, so they are taken once from
-  // the plugin itself and set on each response.
-  const security = await helmetHeaders();
   app.addHook('onRequest', (_req, reply, done) => {
     for (const [name, value] of security) reply.raw.setHeader(name, value);
     done();

@@ -343,7 +343,14 @@ describe('HTTP edge', () => {
   });
 
   it("sets helmet's security headers on every response, errors included", async () => {
-    for (const r of [await h.call('GET', '/healthz'), await h.call('GET', '/v1/nowhere')]) {
+    for (const r of [
+      await h.call('GET', '/healthz'),
+      await h.call('GET', '/v1/nowhere'),
+      // Answered by Fastify's framework-error path, where no hook runs.
+      await h.call('GET', '/v1/requests/%zz'),
+      await h.call('GET', `/v1/requests/${'x'.repeat(200)}`),
+    ]) {
+      expect(r.headers['x-request-id']).toBeTruthy();
       expect(r.headers['content-security-policy']).toContain("default-src 'self'");
       expect(r.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
       expect(r.headers['x-content-type-options']).toBe('nosniff');
