@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { CountersignError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
@@ -52,6 +57,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // request; with a fixed configuration the headers are always the same, so they are taken once from
   // the plugin itself and set on each response.
   const security = await helmetHeaders();
+  const setSecurityHeaders = (reply: FastifyReply): void => {
+    for (const [name, value] of security) reply.raw.setHeader(name, value);
+  };
   const app = Fastify({
     // Widen pino's Logger to Fastify's logger type so the app is a plain FastifyInstance to its callers.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
@@ -69,7 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // request and no route: 404 in our error shape, not Fastify's own body.
     frameworkErrors: (err, req, reply) => {
       // No hook runs for these: the headers every other response gets are set here.
-      for (const [name, value] of security) reply.raw.setHeader(name, value);
+      setSecurityHeaders(reply);
       void reply.header('x-request-id', req.id);
       const known = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       if (known) void sendError(reply, 'NOT_FOUND', 'no route or request matches this path');
@@ -87,7 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
   );
   app.addHook('onRequest', (_req, reply, done) => {
-    for (const [name, value] of security) reply.raw.setHeader(name, value);
+    setSecurityHeaders(reply);
     done();
   });
   if (opts.requestsPerMinute > 0) {

@@ -101,6 +101,18 @@ describe('SQLite store on its own thread', () => {
     expect((await server.getApiKey('ak_1'))?.groups).toEqual(['sre']);
   });
 
+  it('keeps no key once the change counter is gone, so a revocation still counts at once', async () => {
+    const server = await open(spawnStoreThread);
+    await server.createApiKey(key('ak_1'), event('key.created'));
+    const raw = new Database(join(dir, 'countersign.db'));
+    raw.prepare('delete from api_key_changes').run();
+    expect((await server.getApiKey('ak_1'))?.revokedAt).toBeNull();
+    // The triggers now update no row: only reading the key itself can see this.
+    raw.prepare(`update api_keys set revoked_at = '${AT}' where id = 'ak_1'`).run();
+    raw.close();
+    expect((await server.getApiKey('ak_1'))?.revokedAt).toBe(AT);
+  });
+
   it('fails every call in flight and after, with UNAVAILABLE, when the thread dies', async () => {
     let worker: Worker | undefined;
     const store = guardStore(

@@ -219,7 +219,9 @@ export class ThreadedSqliteStore implements Store {
       const { byId, changes } = this.#keyStatements();
       // One row's read instead of the key's: what is kept stays valid while no key has changed since.
       const n = changes.get();
-      if (n !== this.#keysAt) {
+      // Without its row (deleted by hand) the counter no longer moves: keep nothing, read every time.
+      const keep = n !== undefined;
+      if (n !== this.#keysAt || !keep) {
         this.#keys.clear();
         this.#keysAt = n;
       }
@@ -230,7 +232,7 @@ export class ThreadedSqliteStore implements Store {
         if (row === undefined) return Promise.resolve(null);
         key = frozenKey(rowToApiKey(row));
         if (this.#keys.size >= MAX_KEPT_KEYS) this.#keys.clear();
-        this.#keys.set(id, key);
+        if (keep) this.#keys.set(id, key);
       }
       return Promise.resolve(key);
     } catch (err) {
