@@ -5,6 +5,8 @@ import type { Database } from './schema.js';
 export interface Durability {
   /** Null when every commit so far is durable, else a promise that resolves once they all are. */
   written(): Promise<void> | null;
+  /** Null when no sync is running, else a promise that resolves when the running one has ended. */
+  syncing?(): Promise<void> | null;
 }
 
 const SAVEPOINT = CompiledQuery.raw('savepoint w');
@@ -25,8 +27,13 @@ interface Queued {
  * that fails rolls back to its savepoint and is rejected, and the others commit. A failed COMMIT rejects
  * every write in the batch, so nothing is ever reported written that was not.
  *
- * With `durability`, a batch's writes are answered once the fsync after its COMMIT has returned, and the
- * next batch runs meanwhile (the fsync happens in the thread pool, not on the event loop).
+ * With `durability`, a batch's writes are answered once the fsync after its COMMIT has returned (the
+ * fsync happens in the thread pool, not on the event loop). The next batch commits only when that fsync
+ * has ended: its writes could not be answered sooner anyway (one fsync runs at a time, and theirs must
+ * start after their COMMIT), and everything that arrived meanwhile then shares one COMMIT. Each COMMIT
+ * rewrites in the WAL every page it touched, such as the last leaf page of each table and index, so
+ * fewer, larger commits write several times fewer pages per write (measured: about 12 writes per
+ * commit under the allow-path benchmark).
  *
  * Not needed on PostgreSQL, whose own WAL group commit serves concurrent connections.
  */
@@ -64,6 +71,8 @@ export class GroupCommitter {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
+      // Wait for the running fsync: what arrives meanwhile joins this batch (see the class comment).
+      await this.#durability?.syncing?.();
       const batch = this.#queue;
       this.#queue = [];
       await this.#commit(batch);

@@ -5,8 +5,8 @@
 import { sql } from 'kysely';
 import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
 import { GroupCommitter, type Durability } from './group-commit.js';
-import { prepareQuery } from './prepared-query.js';
-import { leafBytes, toRecord } from '../audit/event.js';
+import { prepareQuery, prepareRows } from './prepared-query.js';
+import { canonicalLeafText } from '../audit/event.js';
 import { leafHash, nodeHash } from '../audit/hash.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import { migrateToLatest } from './migrations/index.js';
@@ -20,7 +20,7 @@ import {
   rowToGrant,
   rowToRequest,
 } from './rows.js';
-import type { AuditEventsTable, AuditTreeTable, Database } from './schema.js';
+import type { AuditEventsTable, Database } from './schema.js';
 import { GrantUnavailable, VersionConflict } from './store.js';
 import type {
   ApiKeyRecord,
@@ -133,9 +133,9 @@ export class KyselyStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #q: ReturnType<typeof hotQueries>;
   /** Audit inserts compiled once per number of rows (a transition writes 1-3 events). */
-  readonly #auditInserts = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+  readonly #auditInserts = new Map<number, (flat: readonly unknown[]) => CompiledQuery>();
   /** Tree node inserts, likewise per number of rows (an append writes 2 nodes on average). */
-  readonly #treeInserts = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+  readonly #treeInserts = new Map<number, (flat: readonly unknown[]) => CompiledQuery>();
   /** Batched node reads, per number of nodes (a proof at 10M events asks ~50). */
   readonly #treeReads = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
 
@@ -687,12 +687,10 @@ export class KyselyStore implements Store {
     await this.#backend.lockAuditLog(trx);
     const last = await this.#exec<{ seq: number | string | null }>(trx, this.#q.maxSeq({}));
     const first = Number(last.rows[0]?.seq ?? 0) + 1;
-    const values: Record<string, unknown> = {};
     const rows = events.map((event, i) => auditEventToRow(first + i, event));
-    rows.forEach((row, i) => {
-      for (const c of AUDIT_COLUMNS) values[`${c}${i}`] = row[c];
-    });
-    await this.#exec(trx, this.#auditInsert(events.length)(values));
+    const flat: unknown[] = [];
+    for (const row of rows) for (const c of AUDIT_COLUMNS) flat.push(row[c]);
+    await this.#exec(trx, this.#auditInsert(rows.length)(flat));
     await this.#growTree(trx, rows);
   }
 
@@ -700,42 +698,55 @@ export class KyselyStore implements Store {
    * Adds each event's leaf to the Merkle tree and every perfect subtree it completes: climbing while the
    * node is a right child, parent = H(left sibling, node). Amortized two node writes per leaf, in one
    * insert; the left siblings (O(log n) at worst) in one read. The caller's audit lock keeps leaves gap-free.
+   * The leaf is hashed from the row's canonical columns, so it is exactly what export serves.
    */
   async #growTree(trx: Transaction<Database>, rows: AuditEventsTable[]): Promise<void> {
     const firstLeaf = (rows[0]?.seq ?? 1) - 1;
+    // Nodes by `idx * 64 + level` (idx < 2^47 keeps the key exact).
+    const known = new Map<number, Buffer>();
     // The left siblings that precede this batch are known up front: read them in one round trip.
-    const before: [number, number][] = [];
+    const before: number[] = [];
     for (const row of rows) {
       for (let level = 0, idx = row.seq - 1; idx % 2 === 1; level++, idx = (idx - 1) / 2) {
-        if ((idx - 1) * 2 ** level < firstLeaf) before.push([level, idx - 1]);
+        if ((idx - 1) * 2 ** level < firstLeaf) before.push(level, idx - 1);
       }
     }
-    const known = new Map<string, Buffer>();
     if (before.length > 0) {
       const values: Record<string, unknown> = {};
-      before.forEach(([level, idx], i) => {
-        values[`level${i}`] = level;
-        values[`idx${i}`] = idx;
-      });
+      for (let i = 0; i < before.length / 2; i++) {
+        values[`level${i}`] = before[2 * i];
+        values[`idx${i}`] = before[2 * i + 1];
+      }
       const { rows: found } = await this.#exec<{ level: number; idx: number; hash: string }>(
         trx,
-        this.#treeRead(before.length)(values),
+        this.#treeRead(before.length / 2)(values),
       );
-      for (const r of found) known.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+      for (const r of found) known.set(Number(r.idx) * 64 + Number(r.level), Buffer.from(r.hash, 'hex'));
     }
-    const nodes: AuditTreeTable[] = [];
+    const nodes: unknown[] = [];
     const put = (level: number, idx: number, hash: Buffer) => {
-      known.set(`${level}/${idx}`, hash);
-      nodes.push({ level, idx, hash: hash.toString('hex') });
+      known.set(idx * 64 + level, hash);
+      nodes.push(level, idx, hash.toString('hex'));
     };
     for (const row of rows) {
-      // Hashed from the row as it will be read back, so that the leaf is exactly what export serves.
-      let hash = leafHash(leafBytes(toRecord(rowToAuditEvent(row))));
+      let hash = leafHash(
+        Buffer.from(
+          canonicalLeafText({
+            seq: row.seq,
+            at: row.at,
+            type: row.type,
+            requestId: row.request_id,
+            actorJcs: row.actor,
+            dataJcs: row.data,
+          }),
+          'utf8',
+        ),
+      );
       let level = 0;
       let idx = row.seq - 1;
       put(level, idx, hash);
       while (idx % 2 === 1) {
-        const left = known.get(`${level}/${idx - 1}`);
+        const left = known.get((idx - 1) * 64 + level);
         if (left === undefined) throw new Error(`the audit tree is missing node (${level}, ${idx - 1})`);
         hash = nodeHash(left, hash);
         level++;
@@ -743,49 +754,26 @@ export class KyselyStore implements Store {
         put(level, idx, hash);
       }
     }
-    for (let i = 0; i < nodes.length; i += 64) {
-      const chunk = nodes.slice(i, i + 64);
-      const values: Record<string, unknown> = {};
-      chunk.forEach((node, j) => {
-        for (const c of TREE_COLUMNS) values[`${c}${j}`] = node[c];
-      });
-      await this.#exec(trx, this.#treeInsert(chunk.length)(values));
+    const per = TREE_COLUMNS.length;
+    for (let i = 0; i < nodes.length; i += 64 * per) {
+      const chunk = nodes.slice(i, i + 64 * per);
+      await this.#exec(trx, this.#treeInsert(chunk.length / per)(chunk));
     }
   }
 
-  #treeInsert(n: number): (values: Record<string, unknown>) => CompiledQuery {
+  #treeInsert(n: number): (flat: readonly unknown[]) => CompiledQuery {
     let q = this.#treeInserts.get(n);
     if (q === undefined) {
-      const names = Array.from({ length: n }, (_, i) => TREE_COLUMNS.map((c) => `${c}${i}`)).flat();
-      q = prepareQuery(names, (s) =>
-        this.#db
-          .insertInto('audit_tree')
-          .values(
-            Array.from(
-              { length: n },
-              (_, i) => Object.fromEntries(TREE_COLUMNS.map((c) => [c, s[`${c}${i}`]])) as never,
-            ),
-          ),
-      );
+      q = prepareRows(n, TREE_COLUMNS, (rows) => this.#db.insertInto('audit_tree').values(rows));
       if (n <= 16) this.#treeInserts.set(n, q);
     }
     return q;
   }
 
-  #auditInsert(n: number): (values: Record<string, unknown>) => CompiledQuery {
+  #auditInsert(n: number): (flat: readonly unknown[]) => CompiledQuery {
     let q = this.#auditInserts.get(n);
     if (q === undefined) {
-      const names = Array.from({ length: n }, (_, i) => AUDIT_COLUMNS.map((c) => `${c}${i}`)).flat();
-      q = prepareQuery(names, (s) =>
-        this.#db
-          .insertInto('audit_events')
-          .values(
-            Array.from(
-              { length: n },
-              (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, s[`${c}${i}`]])) as never,
-            ),
-          ),
-      );
+      q = prepareRows(n, AUDIT_COLUMNS, (rows) => this.#db.insertInto('audit_events').values(rows));
       if (n <= 8) this.#auditInserts.set(n, q);
     }
     return q;

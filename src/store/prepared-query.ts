@@ -28,3 +28,26 @@ export function prepareQuery<K extends string>(
       order.map((o) => (o.name === undefined ? o.constant : values[o.name])),
     );
 }
+
+/**
+ * A multi-row statement built and compiled once for `n` rows of `columns`, then run with the rows' values
+ * in one flat array, row after row, each in column order: no record of named values to build per call.
+ * `build` receives the placeholders of each row; the compiled query must bind exactly those, in that
+ * order (as an INSERT's VALUES list does), or this throws when it is prepared.
+ */
+export function prepareRows<C extends string>(
+  n: number,
+  columns: readonly C[],
+  build: (rows: Record<C, never>[]) => Compilable,
+): (flat: readonly unknown[]) => CompiledQuery {
+  const rows = Array.from(
+    { length: n },
+    (_, i) => Object.fromEntries(columns.map((c) => [c, `${SLOT}${i}:${c}`])) as Record<C, never>,
+  );
+  const compiled = build(rows).compile();
+  const expected = rows.flatMap((row) => columns.map((c) => row[c] as unknown));
+  const same =
+    compiled.parameters.length === expected.length && compiled.parameters.every((p, i) => p === expected[i]);
+  if (!same) throw new Error('prepared rows do not bind their values row after row in column order');
+  return (flat) => CompiledQuery.raw(compiled.sql, flat as unknown[]);
+}

@@ -1,4 +1,5 @@
 /** Row <-> domain mapping shared by both backends. The domain types stay free of storage concerns. */
+import { canonicalJson } from '../core/digest.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import type { ApiKeysTable, AuditEventsTable, GrantsTable, RequestsTable } from './schema.js';
 import type { ApiKeyRecord } from './store.js';
@@ -88,14 +89,19 @@ export function rowToGrant(row: GrantsTable): Grant {
   };
 }
 
+/**
+ * `actor` and `data` are written in their canonical (JCS) form: any JSON reads them back the same, and the
+ * Merkle leaf is then their concatenation with the other members (`canonicalLeafText`). Rows written
+ * before this held JSON.stringify's text, which reads back the same; readers never rely on the form.
+ */
 export function auditEventToRow(seq: number, event: AuditEventInput): AuditEventsTable {
   return {
     seq,
     at: event.at,
     type: event.type,
     request_id: event.requestId,
-    actor: JSON.stringify(event.actor),
-    data: JSON.stringify(event.data),
+    actor: canonicalJson(event.actor),
+    data: canonicalJson(event.data),
   };
 }
 

@@ -102,8 +102,15 @@ describe('SQLite store with the fsync off the event loop', () => {
       () => dataVersion.get() as number,
     );
     database.pragma('synchronous = NORMAL');
+    const commits = { n: 0 };
     const db = new Kysely<Database>({
-      dialect: new ImmediateSqliteDialect({ database, onCommit: () => void wal.afterCommit() }),
+      dialect: new ImmediateSqliteDialect({
+        database,
+        onCommit: () => {
+          commits.n++;
+          wal.afterCommit();
+        },
+      }),
     });
     const store = new KyselyStore({
       kind: 'sqlite',
@@ -118,8 +125,34 @@ describe('SQLite store with the fsync off the event loop', () => {
     for (let i = 0; i < 50 && started.length === 0; i++) await tick();
     started[0]?.release();
     await migrated;
-    return { store, started };
+    return { store, started, commits };
   }
+
+  it('holds the next commit while an fsync runs, then commits every write that waited in one', async () => {
+    const { store, started, commits } = await storeWithManualSync();
+    const first = store.createApiKey(key('ak_1'), event);
+    for (let i = 0; i < 50 && started.length < 2; i++) await tick();
+    const before = commits.n;
+    const later = [store.createApiKey(key('ak_2'), event), store.createApiKey(key('ak_3'), event)];
+    // While the first write's fsync runs, the others wait uncommitted (so they can share a commit)...
+    for (let i = 0; i < 10; i++) await tick();
+    expect(commits.n).toBe(before);
+    const other = new BetterSqlite(join(dir, 'db.sqlite'), { readonly: true });
+    const count = () => other.prepare('select count(*) from api_keys').pluck().get();
+    expect(count()).toBe(1);
+    started[1]?.release();
+    await first;
+    // ...and commit together once it has returned: one commit, one fsync for both.
+    for (let i = 0; i < 50 && started.length < 3; i++) await tick();
+    expect(commits.n).toBe(before + 1);
+    expect(count()).toBe(3);
+    expect(await settledYet(Promise.all(later))).toBe(false);
+    started[2]?.release();
+    await Promise.all(later);
+    expect(started).toHaveLength(3);
+    other.close();
+    await store.close();
+  });
 
   it('answers neither a write nor a read of it before the fsync after its commit returns', async () => {
     const { store, started } = await storeWithManualSync();

@@ -24,8 +24,9 @@ interface Waiter {
  *   other connections (another process, e.g. the CLI, running the same scheme) too: when the database's
  *   `data_version` shows one, the next `settled()` asks for an fsync of the WAL, which makes their frames
  *   durable as well (an fsync covers the file, whoever wrote it).
- * One fsync covers every commit before it, so while one is in flight the next batch of writes commits and
- * the fsync after it covers them all (at most one fsync at a time).
+ * One fsync covers every commit before it, and at most one runs at a time: the writes committed while
+ * one is in flight are covered by the next. (The group committer waits for `syncing()` before its next
+ * commit, so that the writes which arrive meanwhile share one; see group-commit.ts.)
  *
  * A failed fsync leaves it unknown what reached the disk (and retrying it can falsely succeed), so it is
  * sticky: every pending and later write or read fails, and the store is unavailable until restarted.
@@ -40,6 +41,7 @@ export class WalSync {
   #running = false;
   #failure: Error | null = null;
   #waiters: Waiter[] = [];
+  #loopDone: Promise<void> | null = null;
 
   /**
    * @param sync fsyncs the WAL (and whatever else must be durable); injectable for tests.
@@ -114,10 +116,15 @@ export class WalSync {
     }
   }
 
+  /** Null when no fsync is running, else a promise that resolves once the running ones have ended. */
+  syncing(): Promise<void> | null {
+    return this.#running ? this.#loopDone : null;
+  }
+
   #kick(): void {
     if (this.#running) return;
     this.#running = true;
-    void this.#loop();
+    this.#loopDone = this.#loop();
   }
 
   async #loop(): Promise<void> {
