@@ -168,7 +168,8 @@ export function sendArgs(method: StoreMethod, args: unknown[]): unknown[] | stri
 
 export function receiveArgs(method: StoreMethod, sent: unknown[] | string): unknown[] {
   if (typeof sent !== 'string') return mapArgs(method, sent, asBuffer);
-  const args = (JSON.parse(sent) as unknown[]).map((a) => (a === null ? undefined : a));
+  const parsed = JSON.parse(sent) as unknown[];
+  const args: unknown[] = parsed.map((a) => (a === null ? undefined : a));
   if (method === 'insertRequest') {
     const options = args[2] as { payload?: Base64Payload } | undefined;
     const p = options?.payload;
