@@ -124,11 +124,12 @@ function cpuShare(/** @type {any} */ a, /** @type {any} */ b) {
  * Benchmark 1: the allow path, gateway against bare Fastify, under the same autocannon load.
  * @param {Awaited<ReturnType<typeof startServers>>} servers
  * @param {(line: string) => void} log
- * @param {{ connections?: number, duration?: number, warmup?: number, memory?: boolean, inProcess?: boolean }} [opts]
+ * @param {{ connections?: number, duration?: number, rounds?: number, warmup?: number, memory?: boolean, inProcess?: boolean }} [opts]
  */
 export async function runAllowPath(servers, log, opts = {}) {
   const connections = opts.connections ?? 50;
-  const duration = opts.duration ?? 10;
+  const duration = opts.duration ?? 5;
+  const rounds = opts.rounds ?? 3;
   const warmup = opts.warmup ?? 2;
   const {
     gatewayUrl,
@@ -160,47 +161,74 @@ export async function runAllowPath(servers, log, opts = {}) {
   );
 
   const body = JSON.stringify(ALLOW_BODY);
+  const headersFor = (/** @type {string} */ token) => ({
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+  });
   /** @param {string} name @param {string} url @param {string} token */
-  const load = async (name, url, token) => {
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const warm = async (name, url, token) => {
     log(`allow: ${name}: warm-up ${warmup} s`);
     await cannon({
       url: `${url}/v1/actions`,
       method: 'POST',
-      headers,
+      headers: headersFor(token),
       body,
       connections,
       duration: warmup,
       pipelining: 1,
     });
-    log(`allow: ${name}: ${connections} connections for ${duration} s`);
+  };
+  /** One measured round against one server. @param {string} name @param {string} url @param {string} token */
+  const round = async (name, url, token) => {
     const before = await servers.ask({ type: 'cpu' });
     const r = await cannon({
       url: `${url}/v1/actions`,
       method: 'POST',
-      headers,
+      headers: headersFor(token),
       body,
       connections,
       duration,
       pipelining: 1,
     });
     const after = await servers.ask({ type: 'cpu' });
+    return { r, before, after };
+  };
+  /**
+   * The rounds of one server, summed: throughput is all requests over all measured time, CPU all CPU over
+   * all requests; latency p50 is the middle round's, p99 the worst round's.
+   * @param {string} name @param {{ r: any, before: any, after: any }[]} runs
+   */
+  const combine = (name, runs) => {
+    const total = runs.reduce((n, x) => n + x.r.requests.total, 0);
+    const seconds = runs.reduce((n, x) => n + x.r.duration, 0);
+    const window = runs.reduce((n, x) => n + (x.after.at - x.before.at) / 1000, 0);
+    const cpuMs = runs.reduce((n, x) => n + cpuUsedMs(x.before, x.after), 0);
+    const splits = runs.map((x) => threadSplit(x.before, x.after, x.r.requests.total));
+    const split = (/** @type {'main' | 'busiestOther' | 'rest'} */ k) =>
+      splits.every((t) => t !== null)
+        ? runs.reduce((n, x, i) => n + (splits[i]?.[k] ?? 0) * x.r.requests.total, 0) / total
+        : null;
+    const main = split('main');
+    const p50s = runs.map((x) => x.r.latency.p50).sort((a, b) => a - b);
     const result = {
-      reqPerSec: r.requests.average,
-      total: r.requests.total,
-      latencyP50Ms: r.latency.p50,
-      latencyP99Ms: r.latency.p99,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      timeouts: r.timeouts,
-      serverCpu: cpuShare(before, after),
+      reqPerSec: total / seconds,
+      perRoundReqPerSec: runs.map((x) => x.r.requests.average),
+      total,
+      latencyP50Ms: p50s[Math.floor(p50s.length / 2)],
+      latencyP99Ms: Math.max(...runs.map((x) => x.r.latency.p99)),
+      non2xx: runs.reduce((n, x) => n + x.r.non2xx, 0),
+      errors: runs.reduce((n, x) => n + x.r.errors, 0),
+      timeouts: runs.reduce((n, x) => n + x.r.timeouts, 0),
+      serverCpu: cpuMs / (window * 1000),
       // Less sensitive than req/s to other work on a shared machine (it counts only this server's CPU).
-      serverCpuMsPerRequest: r.requests.total > 0 ? cpuUsedMs(before, after) / r.requests.total : null,
-      threadsMsPerRequest: threadSplit(before, after, r.requests.total),
+      serverCpuMsPerRequest: total > 0 ? cpuMs / total : null,
+      threadsMsPerRequest:
+        main === null ? null : { main, busiestOther: split('busiestOther') ?? 0, rest: split('rest') ?? 0 },
     };
     const t = result.threadsMsPerRequest;
     log(
-      `allow: ${name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ` +
+      `allow: ${name}: ${Math.round(result.reqPerSec)} req/s (rounds: ${result.perRoundReqPerSec.map(Math.round).join(', ')}), ` +
+        `p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ` +
         `non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${(result.serverCpu * 100).toFixed(0)}% of a core, ` +
         `${result.serverCpuMsPerRequest === null ? '—' : result.serverCpuMsPerRequest.toFixed(3)} ms per request` +
         (t
@@ -209,8 +237,35 @@ export async function runAllowPath(servers, log, opts = {}) {
     );
     return result;
   };
-  const bare = await load('bare fastify', bareUrl, agentToken);
-  const gateway = await load('gateway', gatewayUrl, agentToken);
+  /** Warm-up, then `rounds` measured rounds of one server (the diagnostics run alone). */
+  const load = async (/** @type {string} */ name, /** @type {string} */ url, /** @type {string} */ token) => {
+    await warm(name, url, token);
+    /** @type {{ r: any, before: any, after: any }[]} */
+    const runs = [];
+    for (let i = 0; i < rounds; i++) {
+      log(`allow: ${name}: round ${i + 1}/${rounds}, ${connections} connections for ${duration} s`);
+      runs.push(await round(name, url, token));
+    }
+    return combine(name, runs);
+  };
+
+  // Gateway and bare Fastify take turns, round by round: a shared host's speed drifts over minutes, and
+  // the ratio should compare the two under the same conditions, not the first half against the second.
+  await warm('bare fastify', bareUrl, agentToken);
+  await warm('gateway', gatewayUrl, agentToken);
+  /** @type {{ r: any, before: any, after: any }[]} */
+  const bareRuns = [];
+  /** @type {{ r: any, before: any, after: any }[]} */
+  const gatewayRuns = [];
+  for (let i = 0; i < rounds; i++) {
+    log(
+      `allow: round ${i + 1}/${rounds}: bare fastify, then gateway, ${connections} connections for ${duration} s each`,
+    );
+    bareRuns.push(await round('bare fastify', bareUrl, agentToken));
+    gatewayRuns.push(await round('gateway', gatewayUrl, agentToken));
+  }
+  const bare = combine('bare fastify', bareRuns);
+  const gateway = combine('gateway', gatewayRuns);
   const memory =
     opts.memory === false
       ? null
@@ -226,6 +281,7 @@ export async function runAllowPath(servers, log, opts = {}) {
   return {
     connections,
     durationS: duration,
+    rounds,
     answerBytes,
     gateway,
     bare,
