@@ -66,6 +66,28 @@ describe('WalSync', () => {
     expect(started).toHaveLength(2);
   });
 
+  it('tells when the running fsync ends, not when every fsync asked for meanwhile has', async () => {
+    const { sync, started } = manualSync();
+    const wal = new WalSync(sync);
+    expect(wal.syncing()).toBeNull();
+    const first = wal.durable(wal.afterCommit());
+    const running = wal.syncing();
+    expect(running).not.toBeNull();
+    // Another commit asks for a second fsync while the first runs...
+    const second = wal.durable(wal.afterCommit());
+    expect(await settledYet(running as Promise<void>)).toBe(false);
+    started[0]?.release();
+    await first;
+    // ...and the first one's end is reported while the second runs: a writer waiting on `syncing()`
+    // is not held back by fsyncs that others keep asking for.
+    expect(started).toHaveLength(2);
+    expect(await settledYet(running as Promise<void>)).toBe(true);
+    expect(wal.syncing()).not.toBeNull();
+    started[1]?.fail(new Error('EIO'));
+    await expect(second).rejects.toThrow(/fsync/);
+    expect(wal.syncing()).toBeNull();
+  });
+
   it('fails every pending and later wait once an fsync failed, for good', async () => {
     const { sync, started } = manualSync();
     const wal = new WalSync(sync);

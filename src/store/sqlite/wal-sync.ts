@@ -41,7 +41,8 @@ export class WalSync {
   #running = false;
   #failure: Error | null = null;
   #waiters: Waiter[] = [];
-  #loopDone: Promise<void> | null = null;
+  /** The fsync running now (settled either way), or null. */
+  #current: Promise<void> | null = null;
 
   /**
    * @param sync fsyncs the WAL (and whatever else must be durable); injectable for tests.
@@ -116,22 +117,30 @@ export class WalSync {
     }
   }
 
-  /** Null when no fsync is running, else a promise that resolves once the running ones have ended. */
+  /**
+   * Null when no fsync is running, else a promise that resolves once the running one has ended (failed
+   * or not). Only that one: reads that keep asking for more fsyncs must not hold a writer back for good.
+   */
   syncing(): Promise<void> | null {
-    return this.#running ? this.#loopDone : null;
+    return this.#current;
   }
 
   #kick(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loopDone = this.#loop();
+    void this.#loop();
   }
 
   async #loop(): Promise<void> {
     while (this.#waiters.length > 0 && this.#failure === null) {
       const target = this.#committed;
+      const sync = this.#sync();
+      this.#current = sync.then(
+        () => {},
+        () => {},
+      );
       try {
-        await this.#sync();
+        await sync;
       } catch (err) {
         this.#failure = new Error('fsync of the SQLite WAL failed; the store must be restarted', {
           cause: err,
@@ -150,6 +159,7 @@ export class WalSync {
       const failure = this.#failure;
       for (const w of this.#waiters.splice(0)) w.reject(failure);
     }
+    this.#current = null;
     this.#running = false;
   }
 }
