@@ -10,7 +10,7 @@
 //   COUNTERSIGN_BENCH_PG_URL  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test);
 //                             skipped with a message when unreachable.
 //
-// The 1M-event logs are bulk-loaded straight into audit_events and audit_tree (leaf and node hashes
+// The 1M-event logs are bulk-loaded straight into audit_events and audit_nodes (leaf and node hashes
 // computed here exactly as the store computes them), then proofs are asked of the store as the HTTP
 // route asks them.
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,7 @@ import { Gateway } from '../dist/gateway/gateway.js';
 import { loadPayloadKeyring, sealPayload } from '../dist/audit/payload-crypto.js';
 import { createLogger } from '../dist/logger.js';
 import { loadPolicyFile } from '../dist/policy/load-policy.js';
+import { auditNodeKey } from '../dist/store/audit-node-key.js';
 import { openStore } from '../dist/store/open-store.js';
 import { rowToAuditEvent } from '../dist/store/rows.js';
 import { summarize } from './policy-eval.js';
@@ -105,10 +106,10 @@ function sqliteLoader(file) {
   const ev = db.prepare(
     'insert into audit_events (seq, at, type, request_id, actor, data) values (?, ?, ?, ?, ?, ?)',
   );
-  const nd = db.prepare('insert into audit_tree (level, idx, hash) values (?, ?, ?)');
+  const nd = db.prepare('insert into audit_nodes (pos, hash) values (?, ?)');
   const tx = db.transaction((events, nodes) => {
     for (const e of events) ev.run(e.seq, e.at, e.type, e.request_id, e.actor, e.data);
-    for (const x of nodes) nd.run(x.level, x.idx, x.hash);
+    for (const x of nodes) nd.run(auditNodeKey(x.level, x.idx), x.hash);
   });
   return { insert: async (events, nodes) => tx(events, nodes), close: async () => db.close() };
 }
@@ -132,13 +133,13 @@ async function pgLoader(schema) {
         ],
       );
       await client.query(
-        `insert into audit_tree (level, idx, hash) select * from unnest($1::int[], $2::int[], $3::text[])`,
-        [nodes.map((x) => x.level), nodes.map((x) => x.idx), nodes.map((x) => x.hash)],
+        `insert into audit_nodes (pos, hash) select * from unnest($1::bigint[], $2::text[])`,
+        [nodes.map((x) => auditNodeKey(x.level, x.idx)), nodes.map((x) => x.hash)],
       );
       await client.query('commit');
     },
     close: async () => {
-      await client.query('analyze audit_tree');
+      await client.query('analyze audit_nodes');
       // Flush the bulk load's dirty pages now, so the proof timings measure a settled server rather than
       // one busy writing a gigabyte behind them (needs superuser; skipped otherwise).
       await client.query('checkpoint').catch(() => {});

@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
 import { GroupCommitter, type Durability } from './group-commit.js';
+import { auditNodeKey } from './audit-node-key.js';
 import { prepareQuery, prepareRows } from './prepared-query.js';
 import { canonicalLeafText } from '../audit/event.js';
 import { leafHash, nodeHash } from '../audit/hash.js';
@@ -14,8 +15,10 @@ import {
   apiKeyToRow,
   auditEventToRow,
   grantToRow,
+  payloadColumns,
   requestToRow,
   rowToApiKey,
+  rowToPayload,
   rowToAuditEvent,
   rowToGrant,
   rowToRequest,
@@ -63,13 +66,11 @@ export interface KyselyStoreBackend {
    */
   readonly runInTransaction?: (query: CompiledQuery) => QueryResult<unknown>;
   /**
-   * Reads audit tree nodes (the rows among `positions` that exist) in one statement, for proofs; when
-   * absent, a query built with Kysely does it. PostgreSQL's runs one named statement whatever the
-   * number of nodes, so each connection parses and plans it once.
+   * Reads audit tree nodes (the rows among `keys` that exist; see audit-node-key.ts) in one statement,
+   * for proofs; when absent, a query built with Kysely does it. PostgreSQL's runs one named statement
+   * whatever the number of nodes, so each connection parses and plans it once.
    */
-  readAuditNodes?(
-    positions: readonly (readonly [number, number])[],
-  ): Promise<{ level: number; idx: number; hash: string }[]>;
+  readAuditNodes?(keys: readonly number[]): Promise<{ pos: number | string; hash: string }[]>;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -86,9 +87,14 @@ const REQUEST_COLUMNS = [
   'created_at',
   'version',
   'doc',
+  'payload_key_id',
+  'payload_iv',
+  'payload_ciphertext',
+  'payload_tag',
+  'payload_sha256',
 ] as const;
 const AUDIT_COLUMNS = ['seq', 'at', 'type', 'request_id', 'actor', 'data'] as const;
-const TREE_COLUMNS = ['level', 'idx', 'hash'] as const;
+const TREE_COLUMNS = ['pos', 'hash'] as const;
 
 /** The queries of the hot paths (authenticate, submit, review), compiled once per store. */
 function hotQueries(db: Kysely<Database>) {
@@ -118,11 +124,14 @@ function hotQueries(db: Kysely<Database>) {
         .where('version', '=', s.expected),
     ),
     maxSeq: prepareQuery([], () => db.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('seq'))),
-    treeNode: prepareQuery(['level', 'idx'], (s) =>
-      db.selectFrom('audit_tree').select('hash').where('level', '=', s.level).where('idx', '=', s.idx),
+    treeNode: prepareQuery(['pos'], (s) =>
+      db.selectFrom('audit_nodes').select('hash').where('pos', '=', s.pos),
     ),
-    insertPayload: prepareQuery(['request_id', 'key_id', 'iv', 'ciphertext', 'tag', 'sha256'], (s) =>
-      db.insertInto('request_payloads').values(s),
+    requestPayload: prepareQuery(['id'], (s) =>
+      db
+        .selectFrom('requests')
+        .select(['payload_key_id', 'payload_iv', 'payload_ciphertext', 'payload_tag', 'payload_sha256'])
+        .where('id', '=', s.id),
     ),
   };
 }
@@ -137,7 +146,7 @@ export class KyselyStore implements Store {
   /** Tree node inserts, likewise per number of rows (an append writes 2 nodes on average). */
   readonly #treeInserts = new Map<number, (flat: readonly unknown[]) => CompiledQuery>();
   /** Batched node reads, per number of nodes (a proof at 10M events asks ~50). */
-  readonly #treeReads = new Map<number, (values: Record<string, unknown>) => CompiledQuery>();
+  readonly #treeReads = new Map<number, (keys: readonly unknown[]) => CompiledQuery>();
 
   readonly #committer: GroupCommitter | null;
 
@@ -253,7 +262,8 @@ export class KyselyStore implements Store {
     return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
-      const inserted = await this.#exec(trx, this.#q.insertRequest(requestToRow(req)));
+      const row = { ...requestToRow(req), ...payloadColumns(options.payload) };
+      const inserted = await this.#exec(trx, this.#q.insertRequest(row));
       if (inserted.numAffectedRows === 0n) {
         const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');
         if (existing === null) throw new Error(`request insert conflicted but no request holds its key`);
@@ -264,20 +274,6 @@ export class KyselyStore implements Store {
       }
       if (options.grant !== undefined) {
         await trx.insertInto('grants').values(grantToRow(options.grant)).execute();
-      }
-      if (options.payload !== undefined) {
-        const p = options.payload;
-        await this.#exec(
-          trx,
-          this.#q.insertPayload({
-            request_id: req.id,
-            key_id: p.keyId,
-            iv: p.iv.toString('base64'),
-            ciphertext: p.ciphertext.toString('base64'),
-            tag: p.tag.toString('base64'),
-            sha256: p.sha256,
-          }),
-        );
       }
       await this.#insertDeliveries(trx, options.deliveries);
       await this.#appendAudit(trx, events);
@@ -434,45 +430,37 @@ export class KyselyStore implements Store {
 
   async auditNodes(positions: readonly (readonly [number, number])[]): Promise<Buffer[]> {
     if (positions.length === 0) return [];
+    const keys = positions.map(([level, idx]) => auditNodeKey(level, idx));
     // Through #read like auditTreeSize: proofs check the tree size with this read (tree-store.ts).
-    const rows = await this.#read(this.#readAuditNodes(positions));
-    const found = new Map(rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
-    return positions.map(([level, idx]) => {
-      const hash = found.get(`${level}/${idx}`);
+    const rows = await this.#read(this.#readAuditNodes(keys));
+    const found = new Map(rows.map((r) => [Number(r.pos), r.hash]));
+    return positions.map(([level, idx], i) => {
+      const hash = found.get(keys[i] as number);
       if (hash === undefined) throw new Error(`the audit tree has no complete subtree (${level}, ${idx})`);
       return Buffer.from(hash, 'hex');
     });
   }
 
-  async #readAuditNodes(
-    positions: readonly (readonly [number, number])[],
-  ): Promise<{ level: number; idx: number; hash: string }[]> {
-    if (this.#backend.readAuditNodes) return this.#backend.readAuditNodes(positions);
-    const values: Record<string, unknown> = {};
-    positions.forEach(([level, idx], i) => {
-      values[`level${i}`] = level;
-      values[`idx${i}`] = idx;
-    });
-    const result = await this.#db.executeQuery<{ level: number; idx: number; hash: string }>(
-      this.#treeRead(positions.length)(values),
+  async #readAuditNodes(keys: readonly number[]): Promise<{ pos: number | string; hash: string }[]> {
+    if (this.#backend.readAuditNodes) return this.#backend.readAuditNodes(keys);
+    const result = await this.#db.executeQuery<{ pos: number; hash: string }>(
+      this.#treeRead(keys.length)(keys),
     );
     return result.rows;
   }
 
-  #treeRead(n: number): (values: Record<string, unknown>) => CompiledQuery {
+  /** Reads the nodes under `n` keys in one statement (the ones that exist). */
+  #treeRead(n: number): (keys: readonly unknown[]) => CompiledQuery {
     let q = this.#treeReads.get(n);
     if (q === undefined) {
-      const names = Array.from({ length: n }, (_, i) => [`level${i}`, `idx${i}`]).flat();
-      q = prepareQuery(names, (s) =>
+      q = prepareRows(n, ['pos'] as const, (rows) =>
         this.#db
-          .selectFrom('audit_tree')
-          .select(['level', 'idx', 'hash'])
-          .where((eb) =>
-            eb.or(
-              Array.from({ length: n }, (_, i) =>
-                eb.and([eb('level', '=', s[`level${i}`] as never), eb('idx', '=', s[`idx${i}`] as never)]),
-              ),
-            ),
+          .selectFrom('audit_nodes')
+          .select(['pos', 'hash'])
+          .where(
+            'pos',
+            'in',
+            rows.map((r) => r.pos),
           ),
       );
       if (n <= 128) this.#treeReads.set(n, q);
@@ -510,21 +498,11 @@ export class KyselyStore implements Store {
   }
 
   async getRequestPayload(requestId: string): Promise<EncryptedPayload | null> {
-    const row = await this.#read(
-      this.#db
-        .selectFrom('request_payloads')
-        .selectAll()
-        .where('request_id', '=', requestId)
-        .executeTakeFirst(),
+    const { rows } = await this.#read(
+      this.#db.executeQuery<Parameters<typeof rowToPayload>[0]>(this.#q.requestPayload({ id: requestId })),
     );
-    if (row === undefined) return null;
-    return {
-      keyId: row.key_id,
-      iv: Buffer.from(row.iv, 'base64'),
-      ciphertext: Buffer.from(row.ciphertext, 'base64'),
-      tag: Buffer.from(row.tag, 'base64'),
-      sha256: row.sha256,
-    };
+    const row = rows[0];
+    return row === undefined ? null : rowToPayload(row);
   }
 
   async claimDueDeliveries(now: string, limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
@@ -648,7 +626,9 @@ export class KyselyStore implements Store {
   }
 
   async #readNode(db: Kysely<Database>, level: number, idx: number): Promise<Buffer | null> {
-    const { rows } = await db.executeQuery<{ hash: string }>(this.#q.treeNode({ level, idx }));
+    const { rows } = await db.executeQuery<{ hash: string }>(
+      this.#q.treeNode({ pos: auditNodeKey(level, idx) }),
+    );
     const row = rows[0];
     return row === undefined ? null : Buffer.from(row.hash, 'hex');
   }
@@ -702,31 +682,26 @@ export class KyselyStore implements Store {
    */
   async #growTree(trx: Transaction<Database>, rows: AuditEventsTable[]): Promise<void> {
     const firstLeaf = (rows[0]?.seq ?? 1) - 1;
-    // Nodes by `idx * 64 + level` (idx < 2^47 keeps the key exact).
+    // Nodes by their key (audit-node-key.ts).
     const known = new Map<number, Buffer>();
     // The left siblings that precede this batch are known up front: read them in one round trip.
     const before: number[] = [];
     for (const row of rows) {
       for (let level = 0, idx = row.seq - 1; idx % 2 === 1; level++, idx = (idx - 1) / 2) {
-        if ((idx - 1) * 2 ** level < firstLeaf) before.push(level, idx - 1);
+        if ((idx - 1) * 2 ** level < firstLeaf) before.push(auditNodeKey(level, idx - 1));
       }
     }
     if (before.length > 0) {
-      const values: Record<string, unknown> = {};
-      for (let i = 0; i < before.length / 2; i++) {
-        values[`level${i}`] = before[2 * i];
-        values[`idx${i}`] = before[2 * i + 1];
-      }
-      const { rows: found } = await this.#exec<{ level: number; idx: number; hash: string }>(
+      const { rows: found } = await this.#exec<{ pos: number | string; hash: string }>(
         trx,
-        this.#treeRead(before.length / 2)(values),
+        this.#treeRead(before.length)(before),
       );
-      for (const r of found) known.set(Number(r.idx) * 64 + Number(r.level), Buffer.from(r.hash, 'hex'));
+      for (const r of found) known.set(Number(r.pos), Buffer.from(r.hash, 'hex'));
     }
     const nodes: unknown[] = [];
-    const put = (level: number, idx: number, hash: Buffer) => {
-      known.set(idx * 64 + level, hash);
-      nodes.push(level, idx, hash.toString('hex'));
+    const put = (key: number, hash: Buffer) => {
+      known.set(key, hash);
+      nodes.push(key, hash.toString('hex'));
     };
     for (const row of rows) {
       let hash = leafHash(
@@ -744,14 +719,14 @@ export class KyselyStore implements Store {
       );
       let level = 0;
       let idx = row.seq - 1;
-      put(level, idx, hash);
+      put(auditNodeKey(level, idx), hash);
       while (idx % 2 === 1) {
-        const left = known.get((idx - 1) * 64 + level);
+        const left = known.get(auditNodeKey(level, idx - 1));
         if (left === undefined) throw new Error(`the audit tree is missing node (${level}, ${idx - 1})`);
         hash = nodeHash(left, hash);
         level++;
         idx = (idx - 1) / 2;
-        put(level, idx, hash);
+        put(auditNodeKey(level, idx), hash);
       }
     }
     const per = TREE_COLUMNS.length;
@@ -764,7 +739,7 @@ export class KyselyStore implements Store {
   #treeInsert(n: number): (flat: readonly unknown[]) => CompiledQuery {
     let q = this.#treeInserts.get(n);
     if (q === undefined) {
-      q = prepareRows(n, TREE_COLUMNS, (rows) => this.#db.insertInto('audit_tree').values(rows));
+      q = prepareRows(n, TREE_COLUMNS, (rows) => this.#db.insertInto('audit_nodes').values(rows));
       if (n <= 16) this.#treeInserts.set(n, q);
     }
     return q;

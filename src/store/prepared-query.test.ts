@@ -10,19 +10,19 @@ afterAll(() => db.destroy());
 
 describe('prepareRows', () => {
   it('binds the flat values row after row, in column order', () => {
-    const insert = prepareRows(2, ['level', 'idx', 'hash'] as const, (rows) =>
-      db.insertInto('audit_tree').values(rows),
+    const insert = prepareRows(2, ['pos', 'hash'] as const, (rows) =>
+      db.insertInto('audit_nodes').values(rows),
     );
-    const q = insert([0, 4, 'aa', 1, 2, 'bb']);
-    expect(q.sql).toBe('insert into "audit_tree" ("level", "idx", "hash") values (?, ?, ?), (?, ?, ?)');
-    expect(q.parameters).toEqual([0, 4, 'aa', 1, 2, 'bb']);
+    const q = insert([256, 'aa', 321, 'bb']);
+    expect(q.sql).toBe('insert into "audit_nodes" ("pos", "hash") values (?, ?), (?, ?)');
+    expect(q.parameters).toEqual([256, 'aa', 321, 'bb']);
   });
 
   it('refuses a statement that binds its values in another order', () => {
     expect(() =>
-      prepareRows(2, ['level', 'idx'] as const, (rows) =>
+      prepareRows(2, ['pos', 'hash'] as const, (rows) =>
         // Rows swapped: the flat array would bind row 1's values to row 0's placeholders.
-        db.insertInto('audit_tree').values([...rows].reverse().map((r) => ({ ...r, hash: 'x' }))),
+        db.insertInto('audit_nodes').values([...rows].reverse()),
       ),
     ).toThrow(/row after row in column order/);
   });

@@ -2,7 +2,7 @@
 import { canonicalJson } from '../core/digest.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import type { ApiKeysTable, AuditEventsTable, GrantsTable, RequestsTable } from './schema.js';
-import type { ApiKeyRecord } from './store.js';
+import type { ApiKeyRecord, EncryptedPayload } from './store.js';
 
 /** JSON.parse with the type the column is known to hold (only this module writes these columns). */
 function parseJson<T>(text: string): T {
@@ -41,7 +41,13 @@ export function rowToApiKey(row: ApiKeysTable): ApiKeyRecord {
   };
 }
 
-export function requestToRow(req: ActionRequest): RequestsTable {
+type PayloadColumns = Pick<
+  RequestsTable,
+  'payload_key_id' | 'payload_iv' | 'payload_ciphertext' | 'payload_tag' | 'payload_sha256'
+>;
+
+/** A request's columns but its payload's, which are written once, with the request (`payloadColumns`). */
+export function requestToRow(req: ActionRequest): Omit<RequestsTable, keyof PayloadColumns> {
   return {
     id: req.id,
     status: req.status,
@@ -51,6 +57,40 @@ export function requestToRow(req: ActionRequest): RequestsTable {
     created_at: req.createdAt,
     version: req.version,
     doc: JSON.stringify(req),
+  };
+}
+
+/** The payload columns of a request's row: base64 (the hash hex), or all null when it has no payload. */
+export function payloadColumns(p: EncryptedPayload | undefined): PayloadColumns {
+  if (p === undefined) {
+    return {
+      payload_key_id: null,
+      payload_iv: null,
+      payload_ciphertext: null,
+      payload_tag: null,
+      payload_sha256: null,
+    };
+  }
+  return {
+    payload_key_id: p.keyId,
+    payload_iv: p.iv.toString('base64'),
+    payload_ciphertext: p.ciphertext.toString('base64'),
+    payload_tag: p.tag.toString('base64'),
+    payload_sha256: p.sha256,
+  };
+}
+
+/** The payload a row holds, or null. */
+export function rowToPayload(row: PayloadColumns): EncryptedPayload | null {
+  const { payload_key_id: keyId, payload_iv: iv, payload_ciphertext: ct, payload_tag: tag } = row;
+  if (keyId === null || iv === null || ct === null || tag === null || row.payload_sha256 === null)
+    return null;
+  return {
+    keyId,
+    iv: Buffer.from(iv, 'base64'),
+    ciphertext: Buffer.from(ct, 'base64'),
+    tag: Buffer.from(tag, 'base64'),
+    sha256: row.payload_sha256,
   };
 }
 

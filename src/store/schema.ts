@@ -29,6 +29,15 @@ export interface RequestsTable {
   version: number;
   /** The whole `ActionRequest` as JSON; the columns above only exist for queries. */
   doc: string;
+  /**
+   * The request's full submitted payload, AES-256-GCM encrypted (base64, except `payload_sha256`: hex);
+   * all null when it has none. Written only with the request (see `payloadColumns`).
+   */
+  payload_key_id: string | null;
+  payload_iv: string | null;
+  payload_ciphertext: string | null;
+  payload_tag: string | null;
+  payload_sha256: string | null;
 }
 
 export interface GrantsTable {
@@ -56,10 +65,12 @@ export interface AuditEventsTable {
   data: string;
 }
 
-/** The hash (hex) of each perfect subtree of the audit Merkle tree: leaves [idx·2^level, (idx+1)·2^level). */
-export interface AuditTreeTable {
-  level: number;
-  idx: number;
+/**
+ * The hash (hex) of each perfect subtree of the audit Merkle tree, leaves [idx·2^level, (idx+1)·2^level),
+ * under the key `auditNodeKey(level, idx)` (audit-node-key.ts). PostgreSQL returns the key as a string.
+ */
+export interface AuditNodesTable {
+  pos: number | string;
   hash: string;
 }
 
@@ -71,16 +82,6 @@ export interface AuditCheckpointsTable {
   /** The whole signed note (C2SP tlog-checkpoint). */
   note: string;
   created_at: string;
-}
-
-/** A request's full submitted payload, AES-256-GCM encrypted; the columns are base64 except sha256 (hex). */
-export interface RequestPayloadsTable {
-  request_id: string;
-  key_id: string;
-  iv: string;
-  ciphertext: string;
-  tag: string;
-  sha256: string;
 }
 
 /** One channel delivery of the transactional outbox. */
@@ -120,9 +121,8 @@ export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
   audit_events: AuditEventsTable;
-  audit_tree: AuditTreeTable;
+  audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
-  request_payloads: RequestPayloadsTable;
   outbox: OutboxTable;
   channel_messages: ChannelMessagesTable;
 }

@@ -5,6 +5,7 @@ import { auditTree } from './0002-audit-tree.js';
 import { outbox } from './0003-outbox.js';
 import { channelMessages } from './0004-channel-messages.js';
 import { apiKeyChanges } from './0005-api-key-changes.js';
+import { compactWrites } from './0006-compact-writes.js';
 
 /** Every migration, by name; names sort in the order they must run. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-outbox': outbox,
   '0004-channel-messages': channelMessages,
   '0005-api-key-changes': apiKeyChanges,
+  '0006-compact-writes': compactWrites,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

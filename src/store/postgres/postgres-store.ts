@@ -48,15 +48,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         trx,
       );
     },
-    // Proofs read O(log n) nodes: one named statement for any number of them (pairs unnested and
+    // Proofs read O(log n) nodes: one named statement for any number of them (the keys unnested and
     // joined on the primary key), parsed and planned once per connection instead of once per proof.
-    readAuditNodes: async (positions) => {
-      const { rows } = await pool.query<{ level: number; idx: number; hash: string }>({
+    readAuditNodes: async (keys) => {
+      const { rows } = await pool.query<{ pos: string; hash: string }>({
         name: 'countersign_audit_nodes',
-        text:
-          'select t.level, t.idx, t.hash from unnest($1::integer[], $2::integer[]) as p(level, idx) ' +
-          'join audit_tree t on t.level = p.level and t.idx = p.idx',
-        values: [positions.map((p) => p[0]), positions.map((p) => p[1])],
+        text: 'select n.pos, n.hash from unnest($1::bigint[]) as k(pos) join audit_nodes n on n.pos = k.pos',
+        values: [keys],
       });
       return rows;
     },
