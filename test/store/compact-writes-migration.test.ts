@@ -16,6 +16,7 @@ import { auditTree } from '../../src/store/migrations/0002-audit-tree.js';
 import { outbox } from '../../src/store/migrations/0003-outbox.js';
 import { channelMessages } from '../../src/store/migrations/0004-channel-messages.js';
 import { apiKeyChanges } from '../../src/store/migrations/0005-api-key-changes.js';
+import { compactWrites } from '../../src/store/migrations/0006-compact-writes.js';
 import { auditEventToRow } from '../../src/store/rows.js';
 import { ImmediateSqliteDialect } from '../../src/store/sqlite/immediate-dialect.js';
 import { openSqliteDatabase } from '../../src/store/sqlite/sqlite-database.js';
@@ -142,6 +143,40 @@ for (const backend of storeBackends()) {
       for (const size of [1, 2, 3, 512, 1_000, n, n + 1]) {
         expect(await rootAt(size, storeSubtreeSource(store))).toEqual(referenceRoot(leaves.slice(0, size)));
       }
+      const nodes = await store.auditNodes([
+        [0, 0],
+        [3, 100],
+        [10, 0],
+        [0, n],
+      ]);
+      await store.close();
+
+      // And back down: the old tables hold the same payloads and nodes again.
+      const back = oldConnection(db);
+      const migrator = new Migrator({
+        db: back,
+        provider: { getMigrations: async () => ({ ...BEFORE_0006, '0006-compact-writes': compactWrites }) },
+        ...(db.schema === undefined ? {} : { migrationTableSchema: db.schema }),
+      });
+      expect((await migrator.migrateDown()).error).toBeUndefined();
+      const stored = await back.selectFrom('request_payloads').selectAll().orderBy('request_id').execute();
+      expect(stored.map((r) => [r.request_id, r.key_id, r.ciphertext])).toEqual(
+        payloads.map((p, i) => [`req_old_${i}`, p.keyId, p.ciphertext.toString('base64')]),
+      );
+      const node = async (level: number, idx: number) =>
+        (
+          await back
+            .selectFrom('audit_tree')
+            .select('hash')
+            .where('level', '=', level)
+            .where('idx', '=', idx)
+            .executeTakeFirst()
+        )?.hash;
+      expect(await node(0, 0)).toBe(nodes[0]?.toString('hex'));
+      expect(await node(3, 100)).toBe(nodes[1]?.toString('hex'));
+      expect(await node(10, 0)).toBe(nodes[2]?.toString('hex'));
+      expect(await node(0, n)).toBe(nodes[3]?.toString('hex'));
+      await back.destroy();
     });
   });
 }

@@ -50,9 +50,11 @@ export const compactWrites: Migration = {
       .addPrimaryKeyConstraint('audit_tree_pk', ['level', 'idx'])
       .execute();
     // level = key mod 64; idx = (last leaf + 1) / 2^level - 1.
+    // (PostgreSQL shifts a bigint by an integer count only.)
+    const level = sqlite ? sql`pos % 64` : sql`(pos % 64)::integer`;
     const one = sqlite ? sql`1` : sql`1::bigint`;
     await sql`insert into audit_tree (level, idx, hash)
-      select pos % 64, (pos / 64 + 1) / (${one} << (pos % 64)) - 1, hash from audit_nodes`.execute(db);
+      select ${level}, (pos / 64 + 1) / (${one} << ${level}) - 1, hash from audit_nodes`.execute(db);
     await db.schema.dropTable('audit_nodes').execute();
 
     await db.schema
