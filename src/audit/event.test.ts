@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalLeafText, leafBytes, toRecord } from './event.js';
-import { auditEventToRow, rowToAuditEvent } from '../store/rows.js';
+import { auditEventToRow, auditRowLeafText, rowToAuditEvent } from '../store/rows.js';
 import type { AuditEventInput } from '../core/types.js';
 
 const actor: AuditEventInput['actor'] = { id: 'ak_1', kind: 'agent', personId: null, channel: 'api' };
@@ -27,15 +27,7 @@ describe('canonicalLeafText', () => {
   it('is the JCS form of the record the row reads back as', () => {
     events.forEach((event, i) => {
       const row = auditEventToRow(i + 1, event);
-      const text = canonicalLeafText({
-        seq: row.seq,
-        at: row.at,
-        type: row.type,
-        requestId: row.request_id,
-        actorJcs: row.actor,
-        dataJcs: row.data,
-      });
-      expect(text).toBe(leafBytes(toRecord(rowToAuditEvent(row))).toString('utf8'));
+      expect(auditRowLeafText(row)).toBe(leafBytes(toRecord(rowToAuditEvent(row))).toString('utf8'));
     });
   });
 

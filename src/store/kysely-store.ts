@@ -7,13 +7,13 @@ import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
 import { GroupCommitter, type Durability } from './group-commit.js';
 import { auditNodeKey } from './audit-node-key.js';
 import { prepareQuery, prepareRows } from './prepared-query.js';
-import { canonicalLeafText } from '../audit/event.js';
 import { leafHash, nodeHash } from '../audit/hash.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import { migrateToLatest } from './migrations/index.js';
 import {
   apiKeyToRow,
   auditEventToRow,
+  auditRowLeafText,
   grantToRow,
   payloadColumns,
   requestToRow,
@@ -704,19 +704,7 @@ export class KyselyStore implements Store {
       nodes.push(key, hash.toString('hex'));
     };
     for (const row of rows) {
-      let hash = leafHash(
-        Buffer.from(
-          canonicalLeafText({
-            seq: row.seq,
-            at: row.at,
-            type: row.type,
-            requestId: row.request_id,
-            actorJcs: row.actor,
-            dataJcs: row.data,
-          }),
-          'utf8',
-        ),
-      );
+      let hash = leafHash(Buffer.from(auditRowLeafText(row), 'utf8'));
       let level = 0;
       let idx = row.seq - 1;
       put(auditNodeKey(level, idx), hash);

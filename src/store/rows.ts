@@ -1,4 +1,5 @@
 /** Row <-> domain mapping shared by both backends. The domain types stay free of storage concerns. */
+import { canonicalLeafText } from '../audit/event.js';
 import { canonicalJson } from '../core/digest.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../core/types.js';
 import type { ApiKeysTable, AuditEventsTable, GrantsTable, RequestsTable } from './schema.js';
@@ -143,6 +144,18 @@ export function auditEventToRow(seq: number, event: AuditEventInput): AuditEvent
     actor: canonicalJson(event.actor),
     data: canonicalJson(event.data),
   };
+}
+
+/** The Merkle leaf text of a row `auditEventToRow` wrote (its `actor` and `data` are canonical already). */
+export function auditRowLeafText(row: AuditEventsTable): string {
+  return canonicalLeafText({
+    seq: row.seq,
+    at: row.at,
+    type: row.type,
+    requestId: row.request_id,
+    actorJcs: row.actor,
+    dataJcs: row.data,
+  });
 }
 
 export function rowToAuditEvent(row: AuditEventsTable): AuditEvent {

@@ -91,8 +91,15 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A sealed payload whose bytes are held as `B` (Buffers; exact copies to send; base64 in JSON). */
+type PayloadOf<B> = Omit<EncryptedPayload, 'iv' | 'ciphertext' | 'tag'> & { iv: B; ciphertext: B; tag: B };
+
+function payloadBytes<A, B>(p: PayloadOf<A>, f: (bytes: A) => B): PayloadOf<B> {
+  return { ...p, iv: f(p.iv), ciphertext: f(p.ciphertext), tag: f(p.tag) };
+}
+
 function mapPayload(p: EncryptedPayload, f: (b: Uint8Array) => Uint8Array): EncryptedPayload {
-  return { ...p, iv: f(p.iv) as Buffer, ciphertext: f(p.ciphertext) as Buffer, tag: f(p.tag) as Buffer };
+  return payloadBytes(p, (b) => f(b) as Buffer);
 }
 
 function mapCheckpoint(c: StoredCheckpoint, f: (b: Uint8Array) => Uint8Array): StoredCheckpoint {
@@ -142,24 +149,13 @@ function mapResult(method: StoreMethod, value: unknown, f: (b: Uint8Array) => Ui
  */
 const AS_JSON: ReadonlySet<StoreMethod> = new Set(['insertRequest', 'updateRequest', 'appendAuditEvents']);
 
-interface Base64Payload extends Omit<EncryptedPayload, 'iv' | 'ciphertext' | 'tag'> {
-  iv: string;
-  ciphertext: string;
-  tag: string;
-}
-
 export function sendArgs(method: StoreMethod, args: unknown[]): unknown[] | string {
   if (!AS_JSON.has(method)) return mapArgs(method, args, exact);
   if (method === 'insertRequest') {
     const options = args[2] as { payload?: EncryptedPayload } | undefined;
     const p = options?.payload;
     if (p !== undefined) {
-      const payload: Base64Payload = {
-        ...p,
-        iv: p.iv.toString('base64'),
-        ciphertext: p.ciphertext.toString('base64'),
-        tag: p.tag.toString('base64'),
-      };
+      const payload = payloadBytes(p, (b) => b.toString('base64'));
       return JSON.stringify([args[0], args[1], { ...options, payload }]);
     }
   }
@@ -171,15 +167,10 @@ export function receiveArgs(method: StoreMethod, sent: unknown[] | string): unkn
   const parsed = JSON.parse(sent) as unknown[];
   const args: unknown[] = parsed.map((a) => (a === null ? undefined : a));
   if (method === 'insertRequest') {
-    const options = args[2] as { payload?: Base64Payload } | undefined;
+    const options = args[2] as { payload?: PayloadOf<string> } | undefined;
     const p = options?.payload;
     if (p !== undefined) {
-      const payload: EncryptedPayload = {
-        ...p,
-        iv: Buffer.from(p.iv, 'base64'),
-        ciphertext: Buffer.from(p.ciphertext, 'base64'),
-        tag: Buffer.from(p.tag, 'base64'),
-      };
+      const payload: EncryptedPayload = payloadBytes(p, (b) => Buffer.from(b, 'base64'));
       return [args[0], args[1], { ...options, payload }];
     }
   }
