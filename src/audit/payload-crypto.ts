@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson } from '../core/digest.js';
 import { randomBuffer } from '../core/random-pool.js';
-import type { EncryptedPayload } from '../store/store.js';
+import type { EncryptedPayload, PayloadToSeal } from '../store/store.js';
 import { resolveSecret } from './secret-ref.js';
 
 export interface RequestPayload {
@@ -37,29 +37,48 @@ function aad(requestId: string, keyId: string): Buffer {
   return Buffer.from(`countersign-payload-v1\n${requestId}\n${keyId}`, 'utf8');
 }
 
+/** The key new payloads are sealed under: the keyring's active one. */
+export interface ActivePayloadKey {
+  id: string;
+  key: Buffer;
+}
+
+export function activePayloadKey(keyring: PayloadKeyring): ActivePayloadKey {
+  const key = keyring.keys.get(keyring.activeId);
+  if (key === undefined) throw new Error(`payload key ${keyring.activeId} is not loaded`);
+  return { id: keyring.activeId, key };
+}
+
+/** The payload's JCS text and its SHA-256: what is sealed, and what the audit event names. */
+export function payloadToSeal(payload: RequestPayload): PayloadToSeal {
+  const plaintext = canonicalJson(payload);
+  return { plaintext, sha256: hash('sha256', plaintext, 'hex') };
+}
+
+/** Seals prepared text (see `payloadToSeal`) under `active`, bound to the request by the AAD. */
+export function sealPrepared(
+  active: ActivePayloadKey,
+  requestId: string,
+  p: PayloadToSeal,
+): EncryptedPayload {
+  const plain = Buffer.from(p.plaintext, 'utf8');
+  // A fresh random 96-bit IV per payload (NIST SP 800-38D 8.2.2), from the CSPRNG pool.
+  const iv = randomBuffer(12);
+  const cipher = createCipheriv('aes-256-gcm', active.key, iv);
+  cipher.setAAD(aad(requestId, active.id));
+  // GCM is a stream mode: update() returns all of the ciphertext and final() nothing (then no concat).
+  const head = cipher.update(plain);
+  const tail = cipher.final();
+  const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
+  return { keyId: active.id, iv, ciphertext, tag: cipher.getAuthTag(), sha256: p.sha256 };
+}
+
 export function sealPayload(
   keyring: PayloadKeyring,
   requestId: string,
   payload: RequestPayload,
 ): EncryptedPayload {
-  const key = keyring.keys.get(keyring.activeId);
-  if (key === undefined) throw new Error(`payload key ${keyring.activeId} is not loaded`);
-  const plain = Buffer.from(canonicalJson(payload), 'utf8');
-  // A fresh random 96-bit IV per payload (NIST SP 800-38D 8.2.2), from the CSPRNG pool.
-  const iv = randomBuffer(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(aad(requestId, keyring.activeId));
-  // GCM is a stream mode: update() returns all of the ciphertext and final() nothing (then no concat).
-  const head = cipher.update(plain);
-  const tail = cipher.final();
-  const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
-  return {
-    keyId: keyring.activeId,
-    iv,
-    ciphertext,
-    tag: cipher.getAuthTag(),
-    sha256: hash('sha256', plain, 'hex'),
-  };
+  return sealPrepared(activePayloadKey(keyring), requestId, payloadToSeal(payload));
 }
 
 /** Decrypts and checks the payload against its recorded SHA-256; throws, saying which check failed. */

@@ -31,6 +31,7 @@ import {
   type DeliveryKind,
   type EncryptedPayload,
   type NewDelivery,
+  type PayloadToSeal,
   type Store,
 } from '../store/store.js';
 import { canReviewNow, canView } from './access.js';
@@ -54,8 +55,11 @@ export interface GatewayDeps {
    * request is denied (fail closed).
    */
   inspect?: (s: Submitted) => DataInspection;
-  /** Encrypts a request's full payload for the store (audit); the event then carries only its SHA-256. */
-  sealPayload?: (requestId: string, payload: RequestPayload) => EncryptedPayload;
+  /**
+   * Encrypts a request's full payload for the store (audit), or prepares it for a store that seals it
+   * itself (`Store.sealsPayloads`); the event then carries only its SHA-256.
+   */
+  sealPayload?: (requestId: string, payload: RequestPayload) => EncryptedPayload | PayloadToSeal;
   /** Channel deliveries (the outbox) a state change asks for; written in the change's own transaction. */
   deliveries?: (req: ActionRequest, kind: DeliveryKind) => NewDelivery[];
   /** Called after a commit that wrote deliveries, so the outbox worker sends them without waiting. */
@@ -237,7 +241,7 @@ export class Gateway {
   async #tryGrants(
     base: ActionRequest,
     submitted: (req: ActionRequest) => AuditEventInput,
-    payload: EncryptedPayload | undefined,
+    payload: EncryptedPayload | PayloadToSeal | undefined,
   ): Promise<{ request: ActionRequest; created: boolean } | null> {
     const grants = await this.#d.store.findGrants({
       requesterId: base.requester.id,

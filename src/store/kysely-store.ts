@@ -30,6 +30,7 @@ import type {
   EncryptedPayload,
   NewDelivery,
   OutboxDelivery,
+  PayloadToSeal,
   RequestFilter,
   ChannelMessageRecord,
   Store,
@@ -71,6 +72,12 @@ export interface KyselyStoreBackend {
    * whatever the number of nodes, so each connection parses and plans it once.
    */
   readAuditNodes?(keys: readonly number[]): Promise<{ pos: number | string; hash: string }[]>;
+  /** Seals a `PayloadToSeal` given to insertRequest; absent, such a payload is refused. */
+  readonly sealPayload?: (requestId: string, payload: PayloadToSeal) => EncryptedPayload;
+}
+
+function isToSeal(p: EncryptedPayload | PayloadToSeal): p is PayloadToSeal {
+  return 'plaintext' in p;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -138,6 +145,7 @@ function hotQueries(db: Kysely<Database>) {
 
 export class KyselyStore implements Store {
   readonly kind: Store['kind'];
+  readonly sealsPayloads: boolean;
   readonly #backend: KyselyStoreBackend;
   readonly #db: Kysely<Database>;
   readonly #q: ReturnType<typeof hotQueries>;
@@ -152,6 +160,7 @@ export class KyselyStore implements Store {
 
   constructor(backend: KyselyStoreBackend) {
     this.kind = backend.kind;
+    this.sealsPayloads = backend.sealPayload !== undefined;
     this.#backend = backend;
     this.#db = backend.db;
     this.#q = hotQueries(backend.db);
@@ -175,6 +184,14 @@ export class KyselyStore implements Store {
     const pending = this.#backend.durability?.settled();
     if (pending) await pending;
     return value;
+  }
+
+  #sealed(requestId: string, p: EncryptedPayload | PayloadToSeal | undefined): EncryptedPayload | undefined {
+    if (p === undefined || !isToSeal(p)) return p;
+    const seal = this.#backend.sealPayload;
+    if (seal === undefined)
+      throw new Error('this store was opened without a payload key, so it cannot seal a payload');
+    return seal(requestId, p);
   }
 
   /** Runs one atomic write: in its own transaction, or in a savepoint of a group commit. */
@@ -255,14 +272,16 @@ export class KyselyStore implements Store {
     options: {
       consumeGrantId?: string;
       grant?: Grant;
-      payload?: EncryptedPayload;
+      payload?: EncryptedPayload | PayloadToSeal;
       deliveries?: NewDelivery[];
     } = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
+    // Sealed before the write is queued: on the store thread that overlaps the running fsync.
+    const payload = this.#sealed(req.id, options.payload);
     return this.#write(async (trx) => {
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
-      const row = { ...requestToRow(req), ...payloadColumns(options.payload) };
+      const row = { ...requestToRow(req), ...payloadColumns(payload) };
       const inserted = await this.#exec(trx, this.#q.insertRequest(row));
       if (inserted.numAffectedRows === 0n) {
         const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');

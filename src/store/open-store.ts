@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { ActivePayloadKey } from '../audit/payload-crypto.js';
 import { createPostgresStore } from './postgres/postgres-store.js';
 import { createSqliteStore } from './sqlite/sqlite-store.js';
 import { compiledStoreThread, ThreadedSqliteStore, type SpawnStoreThread } from './sqlite/threaded-store.js';
@@ -14,6 +15,12 @@ export interface OpenStoreOptions {
    * none (running from the TypeScript sources); a function starts it its own way (tests).
    */
   thread?: boolean | SpawnStoreThread;
+  /**
+   * SQLite files on a store thread only: the thread seals the payloads it is given to seal
+   * (`PayloadToSeal`) with this key, off the event loop. Other stores leave sealing to the caller
+   * (`sealsPayloads` says which).
+   */
+  payloadKey?: ActivePayloadKey;
 }
 
 const ACCEPTED =
@@ -45,7 +52,12 @@ function createStore(url: string, options: OpenStoreOptions): Store {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const spawn =
       typeof options.thread === 'function' ? options.thread : options.thread ? compiledStoreThread() : null;
-    return spawn ? new ThreadedSqliteStore(file, spawn) : createSqliteStore(file);
+    if (spawn === null) return createSqliteStore(file);
+    return new ThreadedSqliteStore(
+      file,
+      spawn,
+      options.payloadKey === undefined ? {} : { payloadKey: options.payloadKey },
+    );
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return createPostgresStore({ url, ...(options.schema === undefined ? {} : { schema: options.schema }) });

@@ -55,7 +55,17 @@ export interface EncryptedPayload {
   sha256: string;
 }
 
-/** What a delivery announces. */
+/**
+ * A request's payload for the store to seal itself, with the active payload key it was opened with
+ * (`openStore(url, { payloadKey })`): the payload's JCS text and that text's SHA-256 (hex), which the
+ * caller has already put in the `request.submitted` event. The store thread then does the AES-GCM work
+ * instead of the event loop; what is written is the same `EncryptedPayload`.
+ */
+export interface PayloadToSeal {
+  plaintext: string;
+  sha256: string;
+}
+
 /**
  * What a delivery announces. `request.decided` covers approved, denied and cancelled; an expiry is
  * `request.expired`; `execution.finished` follows a gateway-run action (executors).
@@ -148,6 +158,8 @@ export class GrantUnavailable extends Error {
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** True when `insertRequest` takes a `PayloadToSeal` (the store was opened with a payload key). */
+  readonly sealsPayloads?: boolean;
   /** Creates or upgrades the schema. Safe to run at every start, and concurrently. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -173,7 +185,8 @@ export interface Store {
     options?: {
       consumeGrantId?: string;
       grant?: Grant;
-      payload?: EncryptedPayload;
+      /** Sealed already, or to seal (a store opened without a payload key refuses to). */
+      payload?: EncryptedPayload | PayloadToSeal;
       /** Outbox deliveries, written only when the request is created (not for an idempotent replay). */
       deliveries?: NewDelivery[];
     },

@@ -1,4 +1,5 @@
 import { Kysely } from 'kysely';
+import { sealPrepared, type ActivePayloadKey } from '../../audit/payload-crypto.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
@@ -12,11 +13,13 @@ import { walFileSync, WalSync } from './wal-sync.js';
  * Open one store per file per process: better-sqlite3 is synchronous, so a second connection in the
  * same process waiting on the first one's write lock would block the event loop the first one needs.
  *
+ * With `payloadKey`, it seals the payloads it is given to seal (`PayloadToSeal`) itself.
+ *
  * On a file in WAL mode, commits are made durable by `WalSync` (an fsync of the WAL in the thread pool
  * before any write is reported done or any read answered) instead of by `synchronous=FULL` on the event
  * loop; see wal-sync.ts.
  */
-export function createSqliteStore(path: string): Store {
+export function createSqliteStore(path: string, options: { payloadKey?: ActivePayloadKey } = {}): Store {
   const database = openSqliteDatabase(path);
   let wal: WalSync | null = null;
   if (!database.memory && database.pragma('journal_mode', { simple: true }) === 'wal') {
@@ -27,6 +30,7 @@ export function createSqliteStore(path: string): Store {
     database.pragma('synchronous = NORMAL');
   }
   const syncer = wal;
+  const key = options.payloadKey;
   const db = new Kysely<Database>({
     dialect: new ImmediateSqliteDialect({
       database,
@@ -41,6 +45,7 @@ export function createSqliteStore(path: string): Store {
     prepareMigration: async () => undefined,
     groupCommit: true,
     ...(syncer ? { durability: syncer } : {}),
+    ...(key ? { sealPayload: (requestId, p) => sealPrepared(key, requestId, p) } : {}),
     // What Kysely's SQLite connection does for a query, minus the layers around it.
     runInTransaction: (query) => {
       const stmt = database.prepare(query.sql);

@@ -27,7 +27,11 @@ function serve(port: MessagePort, data: StoreThreadData): void {
   let store: Store | null = null;
   let openError: unknown = null;
   try {
-    store = createSqliteStore(data.path);
+    const key = data.payloadKey;
+    store = createSqliteStore(
+      data.path,
+      key === undefined ? {} : { payloadKey: { id: key.id, key: Buffer.from(key.key) } },
+    );
   } catch (err) {
     // Answered to every call (migrate() comes first), so the opener sees why.
     openError = err;

@@ -12,7 +12,7 @@
  * a lost compare-and-set (`VersionConflict`) from a used-up grant or a broken database by class.
  */
 import { CountersignError, type ErrorCode } from '../../core/errors.js';
-import type { EncryptedPayload, Store, StoredCheckpoint } from '../store.js';
+import type { EncryptedPayload, PayloadToSeal, Store, StoredCheckpoint } from '../store.js';
 import { GrantUnavailable, VersionConflict } from '../store.js';
 
 /** Every method of the Store contract, the only names a store thread will call. */
@@ -79,6 +79,8 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 /** What the thread is started with (`workerData`). */
 export interface StoreThreadData {
   path: string;
+  /** The active payload key, when the thread is to seal payloads itself (see `PayloadToSeal`). */
+  payloadKey?: { id: string; key: Uint8Array };
 }
 
 /** A copy of `bytes` that owns exactly its bytes (see the module comment). */
@@ -152,9 +154,10 @@ const AS_JSON: ReadonlySet<StoreMethod> = new Set(['insertRequest', 'updateReque
 export function sendArgs(method: StoreMethod, args: unknown[]): unknown[] | string {
   if (!AS_JSON.has(method)) return mapArgs(method, args, exact);
   if (method === 'insertRequest') {
-    const options = args[2] as { payload?: EncryptedPayload } | undefined;
+    const options = args[2] as { payload?: EncryptedPayload | PayloadToSeal } | undefined;
     const p = options?.payload;
-    if (p !== undefined) {
+    // A payload to seal is text already; only a sealed one holds bytes.
+    if (p !== undefined && !('plaintext' in p)) {
       const payload = payloadBytes(p, (b) => b.toString('base64'));
       return JSON.stringify([args[0], args[1], { ...options, payload }]);
     }
@@ -167,9 +170,9 @@ export function receiveArgs(method: StoreMethod, sent: unknown[] | string): unkn
   const parsed = JSON.parse(sent) as unknown[];
   const args: unknown[] = parsed.map((a) => (a === null ? undefined : a));
   if (method === 'insertRequest') {
-    const options = args[2] as { payload?: PayloadOf<string> } | undefined;
+    const options = args[2] as { payload?: PayloadOf<string> | PayloadToSeal } | undefined;
     const p = options?.payload;
-    if (p !== undefined) {
+    if (p !== undefined && !('plaintext' in p)) {
       const payload: EncryptedPayload = payloadBytes(p, (b) => Buffer.from(b, 'base64'));
       return [args[0], args[1], { ...options, payload }];
     }

@@ -3,6 +3,7 @@
  * every backend): values cross the thread boundary intact, another process's changes count at once,
  * and a dead thread fails every call instead of hanging or reporting a write that did not happen.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnStoreThread } from '../../../test/helpers/postgres.js';
 import { apiKeyRecord, SYSTEM_ACTOR, systemEvent, TEST_AT } from '../../../test/helpers/records.js';
+import { openPayload } from '../../audit/payload-crypto.js';
 import { loadConfig } from '../../config/config.js';
 import { systemClock } from '../../core/clock.js';
 import { CountersignError } from '../../core/errors.js';
@@ -171,6 +173,68 @@ describe('SQLite store on its own thread', () => {
     } finally {
       await running.close();
     }
+  });
+
+  it('seals payloads on the thread with the key it was given: what is stored opens to what was submitted', async () => {
+    const payloadKey = { id: 'k-thread', key: randomBytes(32) };
+    const store = await openStore(`sqlite:${join(dir, 'countersign.db')}`, {
+      thread: spawnStoreThread,
+      payloadKey,
+    });
+    opened.push(store);
+    expect(store.sealsPayloads).toBe(true);
+    const config = await loadConfig(null, {
+      COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
+      COUNTERSIGN_DATA_DIR: dir,
+      COUNTERSIGN_RATE_LIMIT: '0',
+    });
+    const running = await startGateway(config, createLogger('silent'), { store, listen: false });
+    try {
+      const agent = await createApiKey(
+        running.store,
+        systemClock,
+        { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
+        SYSTEM_ACTOR,
+      );
+      const submitted = {
+        action: 'read.logs',
+        resource: 'k8s://prod/api',
+        environment: 'production',
+        parameters: { lines: 100, note: 'ünïcode ✓' },
+        reason: 'why not',
+        context: { run: 7 },
+      };
+      const answer = await running.app.inject({
+        method: 'POST',
+        url: '/v1/actions',
+        headers: { authorization: `Bearer ${agent.token}` },
+        payload: submitted,
+      });
+      expect(answer.statusCode).toBe(201);
+      const id = (answer.json() as { id: string }).id;
+      const sealed = await store.getRequestPayload(id);
+      expect(sealed?.keyId).toBe('k-thread');
+      const keyring = { activeId: payloadKey.id, keys: new Map([[payloadKey.id, payloadKey.key]]) };
+      expect(openPayload(keyring, id, sealed!)).toEqual({
+        parameters: submitted.parameters,
+        reason: submitted.reason,
+        context: submitted.context,
+      });
+      // The event names the hash of exactly what was sealed.
+      const events = await store.listAuditEvents(0, 100);
+      const event = events.find((e) => e.requestId === id && e.type === 'request.submitted');
+      expect(event?.data.payloadSha256).toBe(sealed?.sha256);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('refuses a payload to seal when it was opened without a payload key', async () => {
+    const store = await open(spawnStoreThread);
+    expect(store.sealsPayloads).toBe(false);
+    await expect(
+      store.insertRequest({ id: 'req_x' } as never, [], { payload: { plaintext: '{}', sha256: 'x' } }),
+    ).rejects.toThrow(/opened without a payload key/);
   });
 
   it('fails only the call that holds a value that cannot be sent, not the others sent with it', async () => {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { ActivePayloadKey } from '../../audit/payload-crypto.js';
 import { rowToApiKey } from '../rows.js';
 import type { ApiKeysTable } from '../schema.js';
 import type { ActionRequest, AuditEvent, AuditEventInput, Grant } from '../../core/types.js';
@@ -94,6 +95,8 @@ interface Pending {
  */
 export class ThreadedSqliteStore implements Store {
   readonly kind = 'sqlite' as const;
+  /** With a payload key, the thread seals payloads (`PayloadToSeal`) itself, off the event loop. */
+  readonly sealsPayloads: boolean;
   readonly #worker: Worker;
   readonly #path: string;
   #keyReads: KeyStatements | null = null;
@@ -109,9 +112,12 @@ export class ThreadedSqliteStore implements Store {
   #stopped: Error | null = null;
   #closing: Promise<void> | null = null;
 
-  constructor(path: string, spawn: SpawnStoreThread) {
+  constructor(path: string, spawn: SpawnStoreThread, options: { payloadKey?: ActivePayloadKey } = {}) {
     this.#path = path;
-    this.#worker = spawn({ path });
+    const key = options.payloadKey;
+    this.sealsPayloads = key !== undefined;
+    // The key is copied to the thread (workerData is cloned): it never reaches the database.
+    this.#worker = spawn(key === undefined ? { path } : { path, payloadKey: { id: key.id, key: key.key } });
     // An idle store does not keep the process alive; one with calls in flight does (see #call).
     this.#worker.unref();
     this.#worker.on('message', (replies: Reply[]) => this.#answer(replies));
