@@ -211,7 +211,7 @@ describe('SQLite store on its own thread', () => {
         payload: submitted,
       });
       expect(answer.statusCode).toBe(201);
-      const id = (answer.json() as { id: string }).id;
+      const id = answer.json<{ id: string }>().id;
       const sealed = await store.getRequestPayload(id);
       expect(sealed?.keyId).toBe('k-thread');
       const keyring = { activeId: payloadKey.id, keys: new Map([[payloadKey.id, payloadKey.key]]) };
