@@ -337,7 +337,7 @@ export async function runPolicyEval(log, opts = {}) {
   for (let done = 0; done < evaluations; done += block) {
     ours.run(Math.min(block, evaluations - done), true);
     theirs.run(Math.min(block, evaluations - done), true);
-    if ((done + block) % 5_000 === 0) log(`policy: ${done + block}/${evaluations}`);
+    log(`policy: ${Math.min(done + block, evaluations)}/${evaluations}`);
   }
   // The clock's own cost, to read the figures against.
   const empty = [];

@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runAllowPath, runApproveToResume, startServers } from './http-bench.js';
-import { runPolicyEval } from './policy-eval.js';
+import { fork } from 'node:child_process';
 import { runDlpBench } from './dlp.js';
 import { runAuditVerifyBench } from './audit-verify.js';
 import { runAuditStoreBench } from './audit-store.js';
@@ -52,6 +52,34 @@ const fmt = (x, digits = 1) =>
     ? '—'
     : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/**
+ * The policy benchmark in a child process of its own (see policy-child.js for why).
+ * @param {{ evaluations?: number, warmup?: number }} opts
+ * @returns {Promise<Awaited<ReturnType<typeof import('./policy-eval.js').runPolicyEval>>>}
+ */
+function policyInChild(opts) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./policy-child.js', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let settled = false;
+    child.on('message', (/** @type {any} */ msg) => {
+      if (typeof msg?.log === 'string') log(msg.log);
+      else if (msg?.result !== undefined) {
+        settled = true;
+        resolve(msg.result);
+      } else if (typeof msg?.error === 'string') {
+        settled = true;
+        reject(new Error(`policy benchmark failed: ${msg.error}`));
+      }
+    });
+    child.once('exit', (code) => {
+      if (!settled) reject(new Error(`policy benchmark process exited (code ${code}) without a result`));
+    });
+    child.send(opts);
+  });
+}
+
 async function main() {
   const machine = {
     date: new Date().toISOString(),
@@ -67,7 +95,7 @@ async function main() {
 
   log('1/3 policy evaluation: 200 rules, Countersign (CEL) vs Cedar (wasm)');
   const policyLoad = load();
-  const policy = await runPolicyEval(log, quick ? { evaluations: 2_000, warmup: 1_000 } : {});
+  const policy = await policyInChild(quick ? { evaluations: 2_000, warmup: 1_000 } : {});
   log(
     `policy: Countersign p50 ${fmt(policy.countersign.p50)} µs p99 ${fmt(policy.countersign.p99)} µs; ` +
       `Cedar p50 ${fmt(policy.cedar.p50)} µs p99 ${fmt(policy.cedar.p99)} µs`,
