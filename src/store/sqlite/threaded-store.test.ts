@@ -38,6 +38,26 @@ describe('SQLite store on its own thread', () => {
     return store;
   };
 
+  /** The gateway on `store` (not listening), with an agent key to submit with. */
+  const gatewayOn = async (store: Store) => {
+    const config = await loadConfig(null, {
+      COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
+      COUNTERSIGN_DATA_DIR: dir,
+      COUNTERSIGN_RATE_LIMIT: '0',
+    });
+    const running = await startGateway(config, createLogger('silent'), { store, listen: false });
+    const agent = await createApiKey(
+      running.store,
+      systemClock,
+      { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
+      SYSTEM_ACTOR,
+    ).catch(async (err: unknown) => {
+      await running.close();
+      throw err;
+    });
+    return { running, agent };
+  };
+
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'countersign-thread-'));
   });
@@ -143,19 +163,8 @@ describe('SQLite store on its own thread', () => {
       worker = spawnStoreThread(data);
       return worker;
     });
-    const config = await loadConfig(null, {
-      COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
-      COUNTERSIGN_DATA_DIR: dir,
-      COUNTERSIGN_RATE_LIMIT: '0',
-    });
-    const running = await startGateway(config, createLogger('silent'), { store, listen: false });
+    const { running, agent } = await gatewayOn(store);
     try {
-      const agent = await createApiKey(
-        running.store,
-        systemClock,
-        { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
-        SYSTEM_ACTOR,
-      );
       const submit = () =>
         running.app.inject({
           method: 'POST',
@@ -183,19 +192,8 @@ describe('SQLite store on its own thread', () => {
     });
     opened.push(store);
     expect(store.sealsPayloads).toBe(true);
-    const config = await loadConfig(null, {
-      COUNTERSIGN_STORAGE: `sqlite:${join(dir, 'countersign.db')}`,
-      COUNTERSIGN_DATA_DIR: dir,
-      COUNTERSIGN_RATE_LIMIT: '0',
-    });
-    const running = await startGateway(config, createLogger('silent'), { store, listen: false });
+    const { running, agent } = await gatewayOn(store);
     try {
-      const agent = await createApiKey(
-        running.store,
-        systemClock,
-        { name: 'bot', kind: 'agent', owner: 'alice@example.com' },
-        SYSTEM_ACTOR,
-      );
       const submitted = {
         action: 'read.logs',
         resource: 'k8s://prod/api',
