@@ -16,27 +16,48 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * Iterative, so a deeply nested body cannot exhaust the stack.
  */
 export function jsonProblem(root: unknown): string | null {
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: '', depth: 0 }];
+  // Each value remembers its parent and key; a path is spelled out only for the problem reported.
+  const stack: Item[] = [{ value: root, depth: 0, parent: null, key: '' }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { value, path, depth } = item;
+    const { value, depth } = item;
     if (typeof value === 'string') {
       if (LONE_SURROGATE.test(value))
-        return `${where(path)} holds a lone UTF-16 surrogate, which is not text`;
+        return `${where(pathOf(item))} holds a lone UTF-16 surrogate, which is not text`;
     } else if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return `${where(path)} is a number out of range`;
+      if (!Number.isFinite(value)) return `${where(pathOf(item))} is a number out of range`;
     } else if (value !== null && typeof value === 'object') {
       if (depth >= MAX_BODY_DEPTH) return `the body is nested deeper than ${MAX_BODY_DEPTH} levels`;
       if (Array.isArray(value)) {
-        value.forEach((v, i) => stack.push({ value: v, path: `${path}[${i}]`, depth: depth + 1 }));
+        value.forEach((v, i) => stack.push({ value: v, depth: depth + 1, parent: item, key: i }));
       } else {
         for (const [k, v] of Object.entries(value)) {
-          if (LONE_SURROGATE.test(k)) return `a key in ${where(path)} holds a lone UTF-16 surrogate`;
-          stack.push({ value: v, path: path === '' ? k : `${path}.${k}`, depth: depth + 1 });
+          if (LONE_SURROGATE.test(k)) return `a key in ${where(pathOf(item))} holds a lone UTF-16 surrogate`;
+          stack.push({ value: v, depth: depth + 1, parent: item, key: k });
         }
       }
     }
   }
   return null;
+}
+
+interface Item {
+  value: unknown;
+  depth: number;
+  parent: Item | null;
+  /** Its key in the parent object, or index in the parent array. */
+  key: string | number;
+}
+
+/** `a.b[2].c`, or '' for the body itself: spelled as the walk would have, from the root down. */
+function pathOf(item: Item): string {
+  const keys: (string | number)[] = [];
+  for (let at: Item | null = item; at?.parent; at = at.parent) keys.push(at.key);
+  let path = '';
+  for (const key of keys.reverse()) {
+    if (typeof key === 'number') path = `${path}[${key}]`;
+    else path = path === '' ? key : `${path}.${key}`;
+  }
+  return path;
 }
 
 const where = (path: string): string => (path === '' ? 'the body' : path);

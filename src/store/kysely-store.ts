@@ -24,7 +24,7 @@ import {
   rowToRequest,
 } from './rows.js';
 import type { AuditEventsTable, Database } from './schema.js';
-import { GrantUnavailable, VersionConflict } from './store.js';
+import { GrantUnavailable, isPayloadToSeal, VersionConflict } from './store.js';
 import type {
   ApiKeyRecord,
   EncryptedPayload,
@@ -74,10 +74,6 @@ export interface KyselyStoreBackend {
   readAuditNodes?(keys: readonly number[]): Promise<{ pos: number | string; hash: string }[]>;
   /** Seals a `PayloadToSeal` given to insertRequest; absent, such a payload is refused. */
   readonly sealPayload?: (requestId: string, payload: PayloadToSeal) => EncryptedPayload;
-}
-
-function isToSeal(p: EncryptedPayload | PayloadToSeal): p is PayloadToSeal {
-  return 'plaintext' in p;
 }
 
 /** Count results are bigint strings on PostgreSQL and numbers on SQLite. */
@@ -187,7 +183,7 @@ export class KyselyStore implements Store {
   }
 
   #sealed(requestId: string, p: EncryptedPayload | PayloadToSeal | undefined): EncryptedPayload | undefined {
-    if (p === undefined || !isToSeal(p)) return p;
+    if (p === undefined || !isPayloadToSeal(p)) return p;
     const seal = this.#backend.sealPayload;
     if (seal === undefined)
       throw new Error('this store was opened without a payload key, so it cannot seal a payload');

@@ -66,6 +66,11 @@ export interface PayloadToSeal {
   sha256: string;
 }
 
+/** A payload to seal (text), as against a sealed one (bytes), whatever form the bytes travel in. */
+export function isPayloadToSeal(p: object): p is PayloadToSeal {
+  return 'plaintext' in p;
+}
+
 /**
  * What a delivery announces. `request.decided` covers approved, denied and cancelled; an expiry is
  * `request.expired`; `execution.finished` follows a gateway-run action (executors).

@@ -13,7 +13,7 @@
  */
 import { CountersignError, type ErrorCode } from '../../core/errors.js';
 import type { EncryptedPayload, PayloadToSeal, Store, StoredCheckpoint } from '../store.js';
-import { GrantUnavailable, VersionConflict } from '../store.js';
+import { GrantUnavailable, isPayloadToSeal, VersionConflict } from '../store.js';
 
 /** Every method of the Store contract, the only names a store thread will call. */
 export const STORE_METHODS = [
@@ -108,13 +108,11 @@ function mapCheckpoint(c: StoredCheckpoint, f: (b: Uint8Array) => Uint8Array): S
   return { ...c, root: f(c.root) as Buffer };
 }
 
-/** The arguments that hold Buffers, made fit to send (main thread) or back into Buffers (store thread). */
+/**
+ * The arguments that hold Buffers, made fit to send (main thread) or back into Buffers (store thread).
+ * (insertRequest's payload travels as JSON: see `AS_JSON`.)
+ */
 function mapArgs(method: StoreMethod, args: unknown[], f: (b: Uint8Array) => Uint8Array): unknown[] {
-  if (method === 'insertRequest') {
-    const options = args[2] as { payload?: EncryptedPayload } | undefined;
-    if (options?.payload === undefined) return args;
-    return [args[0], args[1], { ...options, payload: mapPayload(options.payload, f) }];
-  }
   if (method === 'saveCheckpoint') return [mapCheckpoint(args[0] as StoredCheckpoint, f)];
   return args;
 }
@@ -157,7 +155,7 @@ export function sendArgs(method: StoreMethod, args: unknown[]): unknown[] | stri
     const options = args[2] as { payload?: EncryptedPayload | PayloadToSeal } | undefined;
     const p = options?.payload;
     // A payload to seal is text already; only a sealed one holds bytes.
-    if (p !== undefined && !('plaintext' in p)) {
+    if (p !== undefined && !isPayloadToSeal(p)) {
       const payload = payloadBytes(p, (b) => b.toString('base64'));
       return JSON.stringify([args[0], args[1], { ...options, payload }]);
     }
@@ -172,7 +170,7 @@ export function receiveArgs(method: StoreMethod, sent: unknown[] | string): unkn
   if (method === 'insertRequest') {
     const options = args[2] as { payload?: PayloadOf<string> | PayloadToSeal } | undefined;
     const p = options?.payload;
-    if (p !== undefined && !('plaintext' in p)) {
+    if (p !== undefined && !isPayloadToSeal(p)) {
       const payload: EncryptedPayload = payloadBytes(p, (b) => Buffer.from(b, 'base64'));
       return [args[0], args[1], { ...options, payload }];
     }

@@ -116,8 +116,11 @@ export class ThreadedSqliteStore implements Store {
     this.#path = path;
     const key = options.payloadKey;
     this.sealsPayloads = key !== undefined;
-    // The key is copied to the thread (workerData is cloned): it never reaches the database.
-    this.#worker = spawn(key === undefined ? { path } : { path, payloadKey: { id: key.id, key: key.key } });
+    // The key is copied to the thread, as an exact copy: a Buffer's clone would carry its whole backing
+    // memory, often Node's shared pool (see thread-protocol.ts). It never reaches the database.
+    this.#worker = spawn(
+      key === undefined ? { path } : { path, payloadKey: { id: key.id, key: new Uint8Array(key.key) } },
+    );
     // An idle store does not keep the process alive; one with calls in flight does (see #call).
     this.#worker.unref();
     this.#worker.on('message', (replies: Reply[]) => this.#answer(replies));
