@@ -22,6 +22,7 @@ import { startGateway } from '../../server/serve.js';
 import { openStore, type OpenStoreOptions } from '../open-store.js';
 import type { ApiKeyRecord, Store } from '../store.js';
 import { guardStore } from '../unavailable-guard.js';
+import type { StoreThreadData } from './thread-protocol.js';
 import { ThreadedSqliteStore } from './threaded-store.js';
 
 const AT = TEST_AT;
@@ -185,11 +186,18 @@ describe('SQLite store on its own thread', () => {
   });
 
   it('seals payloads on the thread with the key it was given: what is stored opens to what was submitted', async () => {
-    const payloadKey = { id: 'k-thread', key: randomBytes(32) };
+    // A key from Node's Buffer pool, as small Buffers are: the thread must get its 32 bytes, not the pool.
+    const payloadKey = { id: 'k-thread', key: Buffer.from(randomBytes(32)) };
+    expect(payloadKey.key.buffer.byteLength).toBeGreaterThan(32);
+    let sent: StoreThreadData | undefined;
     const store = await openStore(`sqlite:${join(dir, 'countersign.db')}`, {
-      thread: spawnStoreThread,
+      thread: (data) => {
+        sent = data;
+        return spawnStoreThread(data);
+      },
       payloadKey,
     });
+    expect(sent?.payloadKey?.key.buffer.byteLength).toBe(32);
     opened.push(store);
     expect(store.sealsPayloads).toBe(true);
     const { running, agent } = await gatewayOn(store);
