@@ -13,17 +13,22 @@ import { walFileSync, WalSync } from './wal-sync.js';
  * Open one store per file per process: better-sqlite3 is synchronous, so a second connection in the
  * same process waiting on the first one's write lock would block the event loop the first one needs.
  *
- * With `payloadKey`, it seals the payloads it is given to seal (`PayloadToSeal`) itself.
+ * With `payloadKey`, it seals the payloads it is given to seal (`PayloadToSeal`) itself. With
+ * `inlineFsync`, the WAL's fsync runs on the calling thread (only for a thread that serves nothing else:
+ * the store thread; see `walFileSync`).
  *
  * On a file in WAL mode, commits are made durable by `WalSync` (an fsync of the WAL in the thread pool
  * before any write is reported done or any read answered) instead of by `synchronous=FULL` on the event
  * loop; see wal-sync.ts.
  */
-export function createSqliteStore(path: string, options: { payloadKey?: ActivePayloadKey } = {}): Store {
+export function createSqliteStore(
+  path: string,
+  options: { payloadKey?: ActivePayloadKey; inlineFsync?: boolean } = {},
+): Store {
   const database = openSqliteDatabase(path);
   let wal: WalSync | null = null;
   if (!database.memory && database.pragma('journal_mode', { simple: true }) === 'wal') {
-    const file = walFileSync(database.name);
+    const file = walFileSync(database.name, { inline: options.inlineFsync === true });
     // Its own SQL text, so that no other caller shares this cached statement (pluck mode is per statement).
     const dataVersion = database.prepare('PRAGMA main.data_version').pluck();
     wal = new WalSync(file.sync, file.close, () => dataVersion.get() as number);

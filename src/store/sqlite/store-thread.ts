@@ -28,10 +28,11 @@ function serve(port: MessagePort, data: StoreThreadData): void {
   let openError: unknown = null;
   try {
     const key = data.payloadKey;
-    store = createSqliteStore(
-      data.path,
-      key === undefined ? {} : { payloadKey: { id: key.id, key: Buffer.from(key.key) } },
-    );
+    // This thread serves only the store, so it can wait for its own fsyncs (see walFileSync).
+    store = createSqliteStore(data.path, {
+      inlineFsync: true,
+      ...(key === undefined ? {} : { payloadKey: { id: key.id, key: Buffer.from(key.key) } }),
+    });
   } catch (err) {
     // Answered to every call (migrate() comes first), so the opener sees why.
     openError = err;

@@ -243,6 +243,34 @@ describe('SQLite store with the fsync off the event loop', () => {
     none.close();
   });
 
+  it('inline: the fsync has returned before anything else runs; off the thread: not until a later turn', async () => {
+    const file = join(dir, 'inline.sqlite');
+    const store = createSqliteStore(file, { inlineFsync: true });
+    await store.migrate();
+    await store.createApiKey(key('ak_i'), event);
+    expect((await store.getApiKey('ak_i'))?.id).toBe('ak_i');
+    await store.close();
+    // Microtasks only: no I/O callback (such as a thread-pool fsync's) can run between them.
+    const settledWithinMicrotasks = async (inline: boolean) => {
+      const wal = walFileSync(file, { inline });
+      await writeFile(`${file}-wal`, 'frames');
+      let done = false;
+      const sync = wal.sync().then(() => (done = true));
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      const within = done;
+      await sync;
+      wal.close();
+      return within;
+    };
+    expect(await settledWithinMicrotasks(true)).toBe(true);
+    expect(await settledWithinMicrotasks(false)).toBe(false);
+    // Inline too, a WAL that is not there fails the sync.
+    await writeFile(join(dir, 'none-inline.sqlite'), '');
+    const none = walFileSync(join(dir, 'none-inline.sqlite'), { inline: true });
+    await expect(none.sync()).rejects.toThrow(/ENOENT/);
+    none.close();
+  });
+
   it('syncs the WAL beside the real file when the database path is a symbolic link', async () => {
     await mkdir(join(dir, 'real'));
     const real = join(dir, 'real', 'db.sqlite');

@@ -1,4 +1,4 @@
-import { closeSync, fsync, open, realpathSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, open as openAsync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 interface Waiter {
@@ -13,8 +13,9 @@ interface Waiter {
  * better-sqlite3 is synchronous: with `synchronous=FULL` every COMMIT fsyncs the WAL on the main thread,
  * and while it waits (milliseconds on this disk) no request is parsed, no policy evaluated, no next batch
  * prepared. Instead the connection runs with `synchronous=NORMAL` — a COMMIT writes its WAL frames (into
- * the page cache) without syncing them — and this class fsyncs the WAL file in libuv's thread pool after
- * the commit. Nothing is reported written before that fsync has returned:
+ * the page cache) without syncing them — and this class fsyncs the WAL file after the commit: in libuv's
+ * thread pool, or on the store thread itself, which may wait (see `walFileSync`). Nothing is reported
+ * written before that fsync has returned:
  * - a write resolves only after an fsync that started after its COMMIT (`durable(afterCommit())`), which is
  *   what `synchronous=FULL` guarantees (FULL differs from NORMAL in WAL mode only by that per-commit sync;
  *   SQLite still syncs the WAL before each checkpoint and the database file after it, so frames that a
@@ -166,26 +167,38 @@ export class WalSync {
 
 /**
  * fsyncs `<database>-wal` through a descriptor opened at the first sync and kept (one thread-pool call
- * per sync). It stays the file SQLite writes: SQLite deletes or replaces the WAL only when the last
+ * per sync; with `inline`, none: see below). It stays the file SQLite writes: SQLite deletes or replaces the WAL only when the last
  * connection closes, and ours is open (every connection holds the WAL's shared "dead man switch" lock).
  * The path is the database file's real path, symbolic links resolved, as SQLite names its WAL. The first
  * time, the folder is synced too, so that the WAL file's own directory entry is durable (as SQLite does
  * when it first syncs a file it created). A WAL that is not there fails the sync (and so the store):
  * after a commit in WAL mode it exists, so its absence means we would be syncing the wrong file.
+ *
+ * `inline`: the fsync runs on the calling thread, which waits for it (the returned promise is settled
+ * when `sync()` returns). For the store thread (store-thread.ts), which has nothing else to do meanwhile:
+ * a commit's answers then leave as soon as the disk has it, without a trip through the thread pool and
+ * back through the event loop. Paired runs of the allow-path benchmark measured +9 to +12% throughput
+ * and -6 to -8% CPU per request against the thread-pool fsync (docs/benchmarks.md). Never on an event
+ * loop that serves requests: it would stop them all for the length of every fsync.
  */
-export function walFileSync(databasePath: string): { sync: () => Promise<void>; close: () => void } {
+export function walFileSync(
+  databasePath: string,
+  options: { inline?: boolean } = {},
+): { sync: () => Promise<void>; close: () => void } {
   const database = realpathSync(databasePath);
   const walPath = `${database}-wal`;
+  const open = options.inline ? async (path: string) => openSync(path, 'r') : openFile;
+  const flush = options.inline ? async (fd: number) => fsyncSync(fd) : fsyncFile;
   let fd: number | null = null;
   let dirSynced = false;
   return {
     async sync() {
-      fd ??= await openFile(walPath);
-      await fsyncFile(fd);
+      fd ??= await open(walPath);
+      await flush(fd);
       if (!dirSynced) {
-        const dir = await openFile(dirname(database));
+        const dir = await open(dirname(database));
         try {
-          await fsyncFile(dir);
+          await flush(dir);
         } finally {
           closeSync(dir);
         }
@@ -200,7 +213,9 @@ export function walFileSync(databasePath: string): { sync: () => Promise<void>; 
 }
 
 function openFile(path: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+  return new Promise((resolve, reject) =>
+    openAsync(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
 }
 
 function fsyncFile(fd: number): Promise<void> {
