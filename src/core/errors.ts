@@ -39,3 +39,9 @@ export class CountersignError extends Error {
 export function isCountersignError(err: unknown, code?: ErrorCode): err is CountersignError {
   return err instanceof CountersignError && (code === undefined || err.code === code);
 }
+
+/**
+ * What every refused API key is told, whatever the reason, so that a caller cannot learn whether a key id
+ * exists or why its key was refused.
+ */
+export const INVALID_API_KEY = 'invalid, expired or revoked API key';

@@ -78,10 +78,15 @@ export class Gateway {
     this.#d = deps;
   }
 
+  /**
+   * `liveKeyId`: the API key the caller authenticated with; the request is written only if that key is
+   * still live in the write's own transaction (a revocation that commits first always wins).
+   */
   async submit(
     principal: Principal,
     input: SubmitInput,
     idempotencyKey: string | null,
+    liveKeyId: string | null = null,
   ): Promise<{ request: ActionRequest; created: boolean }> {
     const { store, clock } = this.#d;
     if (idempotencyKey !== null) {
@@ -146,6 +151,7 @@ export class Gateway {
             now,
           }).decision;
     const at = now.toISOString();
+    const liveKey = liveKeyId === null ? {} : { liveKey: { id: liveKeyId, at } };
     const base: ActionRequest = {
       id: timeOrderedId('req', now.getTime()),
       status: initialStatus(decision.effect),
@@ -213,13 +219,14 @@ export class Gateway {
     });
 
     let result: { request: ActionRequest; created: boolean } | null = null;
-    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, payload);
+    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, payload, liveKey);
     if (result === null) {
       const events = [submitted(base)];
       const deliveries = base.status === 'pending' ? this.#deliveries(base, 'request.created') : [];
       result = await store.insertRequest(base, events, {
         ...(payload === undefined ? {} : { payload }),
         ...(deliveries.length === 0 ? {} : { deliveries }),
+        ...liveKey,
       });
       if (result.created && deliveries.length > 0) this.#d.onDeliveries?.();
     }
@@ -242,6 +249,7 @@ export class Gateway {
     base: ActionRequest,
     submitted: (req: ActionRequest) => AuditEventInput,
     payload: EncryptedPayload | PayloadToSeal | undefined,
+    liveKey: { liveKey?: { id: string; at: string } },
   ): Promise<{ request: ActionRequest; created: boolean } | null> {
     const grants = await this.#d.store.findGrants({
       requesterId: base.requester.id,
@@ -265,6 +273,7 @@ export class Gateway {
         return await this.#d.store.insertRequest(req, [submitted(req)], {
           consumeGrantId: grant.id,
           ...(payload === undefined ? {} : { payload }),
+          ...liveKey,
         });
       } catch (err) {
         if (!(err instanceof GrantUnavailable)) throw err;

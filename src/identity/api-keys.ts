@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CountersignError } from '../core/errors.js';
+import { CountersignError, INVALID_API_KEY } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { AuditEventInput, Principal, PrincipalKind, Role } from '../core/types.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
@@ -89,12 +89,22 @@ export function principalFromKey(k: ApiKeyRecord): Principal {
 /**
  * Resolves a bearer token to a principal, or throws UNAUTHENTICATED. Every failure gives the same message
  * so that a caller cannot learn whether a key id exists.
+ *
+ * `recent`: the key may be the one this process read last (`Store.recentApiKey`), not re-read, so a
+ * revocation since may go unseen here. Only for a caller whose write checks the key again inside its
+ * transaction (`insertRequest`'s `liveKey`), which a revoked or expired key does not pass.
  */
-export async function authenticateApiKey(store: Store, clock: Clock, token: string): Promise<Principal> {
-  const fail = () => new CountersignError('UNAUTHENTICATED', 'invalid, expired or revoked API key');
+export async function authenticateApiKey(
+  store: Store,
+  clock: Clock,
+  token: string,
+  options: { recent?: boolean } = {},
+): Promise<Principal> {
+  const fail = () => new CountersignError('UNAUTHENTICATED', INVALID_API_KEY);
   const m = TOKEN_RE.exec(token);
   if (!m) throw fail();
-  const record = await store.getApiKey(m[1] as string);
+  const id = m[1] as string;
+  const record = (options.recent === true ? store.recentApiKey?.(id) : null) ?? (await store.getApiKey(id));
   if (!record) throw fail();
   const given = hash('sha256', token, 'buffer');
   const stored = Buffer.from(record.tokenHash, 'hex');

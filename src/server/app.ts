@@ -25,8 +25,11 @@ import type { RouteSpec } from './route.js';
 export interface AppOptions {
   gateway: Gateway;
   store: Store;
-  /** Resolves a bearer token to a principal, or throws UNAUTHENTICATED. */
-  authenticate: (token: string) => Promise<Principal>;
+  /**
+   * Resolves a bearer token to a principal, or throws UNAUTHENTICATED. `recent`: an API key may be taken
+   * as last read (see `RouteSpec.keyCheckedAtWrite`).
+   */
+  authenticate: (token: string, recent: boolean) => Promise<Principal>;
   logger: Logger;
   /** Per principal (0 turns it off). */
   requestsPerMinute: number;
@@ -57,8 +60,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // request; with a fixed configuration the headers are always the same, so they are taken once from
   // the plugin itself and set on each response.
   const security = await helmetHeaders();
-  const setSecurityHeaders = (reply: FastifyReply): void => {
+  // With the request id, set on the raw response at the start: every answer carries them, errors
+  // included, without an onSend hook (whose runner costs every response a few microseconds).
+  const setResponseHeaders = (req: FastifyRequest, reply: FastifyReply): void => {
     for (const [name, value] of security) reply.raw.setHeader(name, value);
+    reply.raw.setHeader('x-request-id', req.id);
   };
   const app = Fastify({
     // Widen pino's Logger to Fastify's logger type so the app is a plain FastifyInstance to its callers.
@@ -77,25 +83,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // request and no route: 404 in our error shape, not Fastify's own body.
     frameworkErrors: (err, req, reply) => {
       // No hook runs for these: the headers every other response gets are set here.
-      setSecurityHeaders(reply);
-      void reply.header('x-request-id', req.id);
+      setResponseHeaders(req, reply);
       const known = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       if (known) void sendError(reply, 'NOT_FOUND', 'no route or request matches this path');
       else void sendError(reply, 'INVALID_REQUEST', err.message);
     },
   });
   registerJsonBodyParser(app);
-  // Callback-style hooks: an async hook costs a promise and a microtask per request.
-  app.addHook('onSend', (req, reply, payload, done) => {
-    void reply.header('x-request-id', req.id);
-    done(null, payload);
-  });
   app.setErrorHandler(errorHandler(metrics));
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
   );
-  app.addHook('onRequest', (_req, reply, done) => {
-    setSecurityHeaders(reply);
+  // Callback-style hooks: an async hook costs a promise and a microtask per request.
+  app.addHook('onRequest', (req, reply, done) => {
+    setResponseHeaders(req, reply);
     done();
   });
   if (opts.requestsPerMinute > 0) {
@@ -123,13 +124,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  const authenticate = async (req: FastifyRequest): Promise<Principal> => {
+  const authenticate = async (req: FastifyRequest, recent: boolean): Promise<Principal> => {
     const header = req.headers.authorization;
     if (!header)
       throw new CountersignError('UNAUTHENTICATED', 'missing Authorization: Bearer <api key or OIDC JWT>');
     const m = BEARER.exec(header);
     if (!m) throw new CountersignError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"');
-    const principal = await opts.authenticate(m[1] as string);
+    const principal = await opts.authenticate(m[1] as string, recent);
     req.principal = principal;
     return principal;
   };
@@ -155,8 +156,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       method: r.method,
       url: r.url,
       handler: async (req, reply) => {
-        const principal = r.auth ? await authenticate(req) : (undefined as unknown as Principal);
-        return r.handler({ req, reply, principal });
+        if (!r.auth)
+          return r.handler({ req, reply, principal: undefined as unknown as Principal, apiKeyId: null });
+        const principal = await authenticate(req, r.keyCheckedAtWrite?.(req) === true);
+        const apiKeyId = KEY_ID.exec(req.headers.authorization?.slice('Bearer '.length) ?? '')?.[1] ?? null;
+        return r.handler({ req, reply, principal, apiKeyId });
       },
     });
   }

@@ -56,6 +56,9 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
       auth: true,
       body: SubmitBody,
       headers: { 'Idempotency-Key': 'A retry with the same key (per caller) returns the same request.' },
+      // The write checks the caller's key again (`liveKey`). A retry with an Idempotency-Key may be
+      // answered from a read, with no write, so it has its key read afresh before anything else.
+      keyCheckedAtWrite: (req) => req.headers['idempotency-key'] === undefined,
       responses: {
         201: { description: 'The new request, decided (approved, denied) or pending', schema: RequestView },
         200: {
@@ -63,7 +66,7 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
           schema: RequestView,
         },
       },
-      handler: async ({ req, reply, principal }) => {
+      handler: async ({ req, reply, principal, apiKeyId }) => {
         const body = parseInput(SubmitBody, req.body, 'body');
         const key = req.headers['idempotency-key'];
         if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
@@ -72,7 +75,7 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
             'Idempotency-Key must be 1-200 printable ASCII characters',
           );
         }
-        const { request, created } = await gateway.submit(principal, body, key ?? null);
+        const { request, created } = await gateway.submit(principal, body, key ?? null, apiKeyId);
         if (created) metrics.submissions.inc({ effect: request.policy.effect });
         void reply.code(created ? 201 : 200);
         return toView(request);

@@ -10,6 +10,12 @@ export interface RouteSpec {
   tags: string[];
   /** Whether a bearer credential is required. */
   auth: boolean;
+  /**
+   * For a route whose write checks the caller's API key again inside its transaction (it passes
+   * `apiKeyId` on as `insertRequest`'s `liveKey`): when this returns true for a request, authentication
+   * may use the key as last read (`Store.recentApiKey`) instead of reading it again.
+   */
+  keyCheckedAtWrite?: (req: FastifyRequest) => boolean;
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -24,4 +30,6 @@ export interface RouteContext {
   reply: FastifyReply;
   /** Set when the route requires auth. */
   principal: Principal;
+  /** The API key the caller authenticated with, when its credential is one (else null). */
+  apiKeyId: string | null;
 }

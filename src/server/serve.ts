@@ -127,7 +127,7 @@ export async function startGateway(
     const app = await buildApp({
       gateway,
       store,
-      authenticate: (token) => authenticateApiKey(store, clock, token),
+      authenticate: (token, recent) => authenticateApiKey(store, clock, token, { recent }),
       logger,
       requestsPerMinute: config.limits.requestsPerMinute,
       bodyBytes: config.limits.bodyBytes,

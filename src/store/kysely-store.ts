@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
+import { CountersignError, INVALID_API_KEY } from '../core/errors.js';
 import { GroupCommitter, type Durability } from './group-commit.js';
 import { auditNodeKey } from './audit-node-key.js';
 import { prepareQuery, prepareRows } from './prepared-query.js';
@@ -270,11 +271,14 @@ export class KyselyStore implements Store {
       grant?: Grant;
       payload?: EncryptedPayload | PayloadToSeal;
       deliveries?: NewDelivery[];
+      liveKey?: { id: string; at: string };
     } = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
     // Sealed before the write is queued: on the store thread that overlaps the running fsync.
     const payload = this.#sealed(req.id, options.payload);
+    const { liveKey } = options;
     return this.#write(async (trx) => {
+      if (liveKey !== undefined) await this.#requireLiveKey(trx, liveKey);
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
       const row = { ...requestToRow(req), ...payloadColumns(payload) };
@@ -660,6 +664,17 @@ export class KyselyStore implements Store {
       .where('idempotency_key', '=', key)
       .executeTakeFirst();
     return row === undefined ? null : rowToRequest(row);
+  }
+
+  /** Throws UNAUTHENTICATED (the message authentication gives) unless the key is live at `at`. */
+  async #requireLiveKey(trx: Transaction<Database>, key: { id: string; at: string }): Promise<void> {
+    const { rows } = await this.#exec<Database['api_keys']>(trx, this.#q.apiKeyById({ id: key.id }));
+    const row = rows[0];
+    const live =
+      row !== undefined &&
+      row.revoked_at === null &&
+      (row.expires_at === null || Date.parse(row.expires_at) > Date.parse(key.at));
+    if (!live) throw new CountersignError('UNAUTHENTICATED', INVALID_API_KEY);
   }
 
   /** Takes one use; the WHERE makes it atomic, so concurrent consumers never exceed `uses`. */

@@ -183,6 +183,41 @@ for (const backend of storeBackends({ inProcessSqlite: true })) {
       ]);
     });
 
+    it('writes a request with liveKey only while that key is live, checked in the write itself', async () => {
+      const live = makeApiKey();
+      const revoked = makeApiKey();
+      const expiring = makeApiKey({ expiresAt: at(10) });
+      for (const k of [live, revoked, expiring]) await store.createApiKey(k, event('key.created'));
+      await store.revokeApiKey(revoked.id, at(1), event('key.revoked'));
+      const before = await store.countAuditEvents();
+
+      const ok = makeRequest();
+      const written = await store.insertRequest(ok, [event('request.created', ok.id)], {
+        liveKey: { id: live.id, at: at(2) },
+      });
+      expect(written.created).toBe(true);
+      expect(
+        (
+          await store.insertRequest(makeRequest(), [event('request.created')], {
+            liveKey: { id: expiring.id, at: at(9) },
+          })
+        ).created,
+      ).toBe(true);
+
+      for (const liveKey of [
+        { id: revoked.id, at: at(2) },
+        { id: expiring.id, at: at(10) },
+        { id: 'key_missing', at: at(2) },
+      ]) {
+        const req = makeRequest();
+        const refused = store.insertRequest(req, [event('request.created', req.id)], { liveKey });
+        await expect(refused, liveKey.id).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+        expect(await store.getRequest(req.id)).toBeNull();
+      }
+      // Two requests written, with one event each; the three refused wrote nothing.
+      expect(await store.countAuditEvents()).toBe(before + 2);
+    });
+
     it('refuses a duplicate API key id and writes no event for it', async () => {
       const a = makeApiKey();
       await store.createApiKey(a, event('key.created'));

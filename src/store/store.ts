@@ -179,6 +179,13 @@ export interface Store {
    * before it, so that of the key too).
    */
   getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  /**
+   * The key as this process read it last, without checking that it has not changed since, or null when
+   * none is at hand (then call `getApiKey`). Only for a caller whose write checks the key again inside
+   * its transaction (`insertRequest`'s `liveKey`): a revocation this misses, that check does not.
+   * Optional: a store without a cheaper way to know its keys leaves it out.
+   */
+  recentApiKey?(id: string): ApiKeyRecord | null;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   countApiKeys(): Promise<number>;
   /** Sets `revokedAt` if not already set; returns false when the key does not exist or was already revoked. */
@@ -194,6 +201,13 @@ export interface Store {
       payload?: EncryptedPayload | PayloadToSeal;
       /** Outbox deliveries, written only when the request is created (not for an idempotent replay). */
       deliveries?: NewDelivery[];
+      /**
+       * Writes only if this API key is live inside the write's transaction: it exists, is not revoked,
+       * and has not expired at `at`. Otherwise rejects with CountersignError `UNAUTHENTICATED` and writes
+       * nothing. (On SQLite the write holds the database's only write lock, so no revocation can commit
+       * between the check and the write; on PostgreSQL the check reads what is committed when it runs.)
+       */
+      liveKey?: { id: string; at: string };
     },
   ): Promise<{ request: ActionRequest; created: boolean }>;
   getRequest(id: string): Promise<ActionRequest | null>;

@@ -24,7 +24,8 @@ export function guardStore(store: Store): Store {
 
 function wrap(target: Store, prop: PropertyKey, method: (...a: unknown[]) => Promise<unknown>): unknown {
   // Bound to the target: adapters keep their state in #private fields, which a Proxy receiver can't read.
-  if (prop === 'close') return method.bind(target);
+  // `recentApiKey` is synchronous and reads no database: nothing of it to guard.
+  if (prop === 'close' || prop === 'recentApiKey') return method.bind(target);
   return async (...args: unknown[]) => {
     try {
       return await method.apply(target, args);

@@ -343,14 +343,21 @@ describe('HTTP edge', () => {
   });
 
   it("sets helmet's security headers on every response, errors included", async () => {
-    for (const r of [
+    const responses = [
       await h.call('GET', '/healthz'),
       await h.call('GET', '/v1/nowhere'),
+      // Errors raised in the handler, in authentication and in body parsing.
+      await h.call('POST', '/v1/actions', agent, { action: 42 }),
+      await h.call('GET', '/v1/requests', 'cs_ak_0000000000000000_nope'),
+      await h.call('POST', '/v1/actions', agent, '{"action":', { 'content-type': 'application/json' }),
+      await h.call('POST', '/v1/actions', agent, { action: 'x'.repeat(20_000) }),
       // Answered by Fastify's framework-error path, where no hook runs.
       await h.call('GET', '/v1/requests/%zz'),
       await h.call('GET', `/v1/requests/${'x'.repeat(200)}`),
-    ]) {
-      expect(r.headers['x-request-id']).toBeTruthy();
+    ];
+    expect(responses.map((r) => r.status)).toEqual([200, 404, 400, 401, 400, 413, 404, 404]);
+    for (const r of responses) {
+      expect(r.headers['x-request-id'], `${r.status}`).toBeTruthy();
       expect(r.headers['content-security-policy']).toContain("default-src 'self'");
       expect(r.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
       expect(r.headers['x-content-type-options']).toBe('nosniff');

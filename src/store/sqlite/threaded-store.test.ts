@@ -101,6 +101,39 @@ describe('SQLite store on its own thread', () => {
     expect((await server.getApiKey('ak_1'))?.revokedAt).toBe(AT);
   });
 
+  it('refuses a submission whose key another process revoked, at the write, though the key check before it reads nothing', async () => {
+    const store = await open(spawnStoreThread);
+    const { running, agent } = await gatewayOn(store);
+    try {
+      const submit = (headers: Record<string, string> = {}) =>
+        running.app.inject({
+          method: 'POST',
+          url: '/v1/actions',
+          headers: { authorization: `Bearer ${agent.token}`, ...headers },
+          payload: { action: 'read.logs', resource: 'k8s://prod/api', environment: 'production' },
+        });
+      expect((await submit()).statusCode).toBe(201);
+      const events = await store.countAuditEvents();
+
+      const cli = await open(false);
+      expect(await cli.revokeApiKey(agent.record.id, AT, event('key.revoked'))).toBe(true);
+      await cli.close();
+      // What the check before the handler uses for a submission: the key as read before the revocation.
+      expect(store.recentApiKey?.(agent.record.id)?.revokedAt).toBeNull();
+
+      for (const headers of [{}, { 'idempotency-key': 'retry-1' }] as Record<string, string>[]) {
+        const refused = await submit(headers);
+        expect(refused.statusCode).toBe(401);
+        expect(refused.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+      }
+      // Nothing was written for them: only the revocation's own event.
+      expect(await store.countAuditEvents()).toBe(events + 1);
+      expect(await store.listRequests({ requesterId: agent.record.id })).toHaveLength(1);
+    } finally {
+      await running.close();
+    }
+  });
+
   it('keeps keys it has read until any key changes, from any connection', async () => {
     const server = await open(spawnStoreThread);
     await server.createApiKey(key('ak_1'), event('key.created'));

@@ -249,6 +249,15 @@ export class ThreadedSqliteStore implements Store {
     }
   }
 
+  /**
+   * The key as `getApiKey` last kept it, without reading `api_key_changes` first: no database read at
+   * all. Kept keys are dropped when a `getApiKey` call sees a key change, so this misses only changes
+   * made since the last such call; the callers it is for check the key again as they write.
+   */
+  recentApiKey(id: string): ApiKeyRecord | null {
+    return this.#stopped ? null : (this.#keys.get(id) ?? null);
+  }
+
   /** Opened at the first use, after the store thread has created and migrated the database. */
   #keyStatements(): KeyStatements {
     if (this.#keyReads === null) {
