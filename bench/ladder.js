@@ -1,8 +1,15 @@
 // `node bench/ladder.js [--duration S] [--rounds N] [--only bare,app,…]` (after `npm run build`): where the allow path's CPU
 // goes. A diagnostic, not a benchmark with targets: it runs the same load as bench/run.js's allow path
-// (autocannon, 50 connections, POST /v1/actions) against five servers that add the gateway's layers one
+// (autocannon, 50 connections, POST /v1/actions) against servers that add the gateway's layers one
 // at a time, each in a child process of its own, and prints CPU per request by thread:
 //   bare     bare Fastify answering the gateway's answer (bench/run.js's baseline)
+//   The app's pieces, added to bare Fastify one at a time (each level has the ones above it):
+//   headers     helmet's security headers and a request id, set in onRequest as the app does
+//   listeners   an onResponse hook that does nothing: what any logger or hook switches on in Fastify
+//               (response listeners and timing on every request)
+//   metrics     the app's Prometheus hook instead (httpMetricsHook)
+//   body        the app's JSON body parser (prototype-poisoning checks, surrogates, depth, numbers)
+//   validation  the submission's schema check and the view built for the answer
 //   app      the gateway's HTTP app (hooks, security headers, request ids, metrics, validation, the view);
 //            authentication and submit stubbed (a fixed principal, a copy of one real request)
 //   +auth    the same with real API-key authentication
@@ -10,6 +17,7 @@
 //            store's insert answered at once
 //   gateway  the whole gateway: store thread, group commit, durable WAL
 // The differences between rows are what each layer costs on this machine. Noisy hosts: use --rounds.
+// LADDER_PROF=DIR writes a V8 CPU profile of each server child into DIR (--cpu-prof).
 import { fork } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +27,20 @@ import Fastify from 'fastify';
 import { ALLOW_BODY } from './http-bench.js';
 import { startBenchGateway, threadTimes } from './fixtures.js';
 
-const LEVELS = ['bare', 'app', '+auth', '+submit', 'gateway'];
+const LEVELS = [
+  'bare',
+  'headers',
+  'listeners',
+  'metrics',
+  'body',
+  'validation',
+  'app',
+  '+auth',
+  '+submit',
+  'gateway',
+];
+/** The levels made of bare Fastify plus some of the app's pieces, in the order they add them. */
+const PIECES = ['bare', 'headers', 'listeners', 'metrics', 'body', 'validation'];
 
 /** Child: starts the server of one level and answers { cpu } requests with per-thread CPU. */
 async function serve(/** @type {string} */ level) {
@@ -34,11 +55,33 @@ async function serve(/** @type {string} */ level) {
   let n = 0;
   const fresh = () => ({ ...sample, id: `req_${(++n).toString(36).padStart(26, '0')}` });
   let url = running.url;
-  if (level === 'bare') {
-    const bare = Fastify({ logger: false });
-    bare.post('/v1/actions', async (_req, reply) => {
+  const pieces = PIECES.indexOf(level);
+  if (pieces >= 0) {
+    const has = (/** @type {string} */ piece) => pieces >= PIECES.indexOf(piece);
+    const { randomUUID } = await import('node:crypto');
+    const { helmetHeaders, httpMetricsHook } = await import('../dist/server/app.js');
+    const { Metrics } = await import('../dist/server/metrics.js');
+    const { registerJsonBodyParser } = await import('../dist/server/json-body.js');
+    const { SubmitBody } = await import('../dist/server/schemas.js');
+    const { parseInput } = await import('../dist/server/validate.js');
+    const { toView } = await import('../dist/gateway/view.js');
+    const bare = Fastify({ logger: false, ...(has('headers') ? { genReqId: () => randomUUID() } : {}) });
+    if (has('headers')) {
+      const security = await helmetHeaders();
+      bare.addHook('onRequest', (req, reply, done) => {
+        for (const [name, value] of security) reply.raw.setHeader(name, value);
+        reply.raw.setHeader('x-request-id', req.id);
+        done();
+      });
+    }
+    if (level === 'listeners') bare.addHook('onResponse', (_req, _reply, done) => done());
+    if (has('metrics')) bare.addHook('onResponse', httpMetricsHook(new Metrics()));
+    if (has('body')) registerJsonBodyParser(bare);
+    bare.post('/v1/actions', async (req, reply) => {
       void reply.code(201);
-      return fresh();
+      if (!has('validation')) return fresh();
+      parseInput(SubmitBody, req.body, 'body');
+      return toView(fresh());
     });
     await bare.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${/** @type {any} */ (bare.server.address()).port}`;
@@ -115,10 +158,12 @@ async function drive() {
   const unknown = levels.filter((l) => !LEVELS.includes(l));
   if (unknown.length > 0)
     throw new Error(`unknown level ${unknown.join(', ')}; the levels are ${LEVELS.join(', ')}`);
-  console.log('level     req/s   p99 ms   CPU ms per request: main thread / busiest other / rest');
+  console.log('level        req/s   p99 ms   CPU ms per request: main thread / busiest other / rest');
   for (let round = 0; round < rounds; round++) {
     for (const level of levels) {
+      const prof = process.env.LADDER_PROF;
       const child = fork(fileURLToPath(import.meta.url), [], {
+        execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
         env: { ...process.env, LADDER_LEVEL: level },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -143,7 +188,7 @@ async function drive() {
       const busiest = others[0] ?? 0;
       const rest = others.slice(1).reduce((a, b) => a + b, 0);
       console.log(
-        `${level.padEnd(8)} ${String(Math.round(r.requests.average)).padStart(6)} ${String(r.latency.p99).padStart(8)}   ` +
+        `${level.padEnd(11)} ${String(Math.round(r.requests.average)).padStart(6)} ${String(r.latency.p99).padStart(8)}   ` +
           `${per(String(after.pid)).toFixed(3)} / ${busiest.toFixed(3)} / ${rest.toFixed(3)}` +
           (r.non2xx > 0 ? `   (${r.non2xx} non-2xx!)` : ''),
       );

@@ -117,12 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         ),
     });
   }
-  app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
-    done();
-  });
+  app.addHook('onResponse', httpMetricsHook(metrics));
 
   const authenticate = async (req: FastifyRequest, recent: boolean): Promise<Principal> => {
     const header = req.headers.authorization;
@@ -213,11 +208,23 @@ function opsRoutes(opts: AppOptions, metrics: Metrics): RouteSpec[] {
   ];
 }
 
+/** Counts each answered request, and its duration, by route and status (Prometheus). */
+export function httpMetricsHook(
+  metrics: Metrics,
+): (req: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  return (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    done();
+  };
+}
+
 /**
  * The headers @fastify/helmet (default configuration) sets on a response, read off one response of a
- * throwaway app: those it has that the same app without helmet does not.
+ * throwaway app: those it has that the same app without helmet does not. (Exported for bench/ladder.js.)
  */
-async function helmetHeaders(): Promise<[string, string][]> {
+export async function helmetHeaders(): Promise<[string, string][]> {
   const probe = async (withHelmet: boolean) => {
     const app = Fastify({ logger: false });
     if (withHelmet) await app.register(helmet, { global: true });
