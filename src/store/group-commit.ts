@@ -41,18 +41,25 @@ export class GroupCommitter {
   readonly #db: Kysely<Database>;
   readonly #durability: Durability | null;
   readonly #run: ((query: CompiledQuery) => QueryResult<unknown>) | null;
+  readonly #beforeCommit: ((trx: Transaction<Database>) => Promise<void>) | null;
   #queue: Queued[] = [];
   #flushing: Promise<void> | null = null;
 
-  /** `run`: executes a query on the transaction's connection directly (see KyselyStoreBackend). */
+  /**
+   * `run`: executes a query on the transaction's connection directly (see KyselyStoreBackend).
+   * `beforeCommit`: runs in each transaction after its last write, before COMMIT; if it fails, the
+   * whole transaction fails (every write in it is rejected).
+   */
   constructor(
     db: Kysely<Database>,
     durability: Durability | null = null,
     run: ((query: CompiledQuery) => QueryResult<unknown>) | null = null,
+    beforeCommit: ((trx: Transaction<Database>) => Promise<void>) | null = null,
   ) {
     this.#db = db;
     this.#durability = durability;
     this.#run = run;
+    this.#beforeCommit = beforeCommit;
   }
 
   async #exec(trx: Transaction<Database>, query: CompiledQuery): Promise<void> {
@@ -87,7 +94,12 @@ export class GroupCommitter {
       if (batch.length === 1 && only) {
         // Alone in its batch: a plain transaction, no savepoint needed.
         try {
-          outcomes.push({ ok: true, value: await this.#db.transaction().execute(only.work) });
+          const value = await this.#db.transaction().execute(async (trx) => {
+            const result = await only.work(trx);
+            await this.#beforeCommit?.(trx);
+            return result;
+          });
+          outcomes.push({ ok: true, value });
         } catch (err) {
           outcomes.push({ ok: false, err });
         }
@@ -95,15 +107,19 @@ export class GroupCommitter {
         await this.#db.transaction().execute(async (trx) => {
           for (const item of batch) {
             await this.#exec(trx, SAVEPOINT);
+            let value: unknown;
             try {
-              outcomes.push({ ok: true, value: await item.work(trx) });
+              value = await item.work(trx);
               await this.#exec(trx, RELEASE);
             } catch (err) {
               await this.#exec(trx, ROLLBACK_TO);
               await this.#exec(trx, RELEASE);
               outcomes.push({ ok: false, err });
+              continue;
             }
+            outcomes.push({ ok: true, value });
           }
+          await this.#beforeCommit?.(trx);
         });
       }
     } catch (err) {

@@ -154,6 +154,8 @@ export class KyselyStore implements Store {
   readonly #treeReads = new Map<number, (keys: readonly unknown[]) => CompiledQuery>();
 
   readonly #committer: GroupCommitter | null;
+  /** Per transaction: audit rows appended, their leaves not yet in the tree (see #write). */
+  readonly #treePending = new WeakMap<Transaction<Database>, AuditEventsTable[]>();
 
   constructor(backend: KyselyStoreBackend) {
     this.kind = backend.kind;
@@ -162,7 +164,9 @@ export class KyselyStore implements Store {
     this.#db = backend.db;
     this.#q = hotQueries(backend.db);
     this.#committer = backend.groupCommit
-      ? new GroupCommitter(backend.db, backend.durability ?? null, backend.runInTransaction ?? null)
+      ? new GroupCommitter(backend.db, backend.durability ?? null, backend.runInTransaction ?? null, (trx) =>
+          this.#growPendingTree(trx),
+        )
       : null;
   }
 
@@ -191,9 +195,61 @@ export class KyselyStore implements Store {
     return seal(requestId, p);
   }
 
-  /** Runs one atomic write: in its own transaction, or in a savepoint of a group commit. */
+  /**
+   * Runs one atomic write: in its own transaction, or in a savepoint of a group commit. The Merkle tree
+   * grows once per transaction, just before it commits, for every audit event its writes appended
+   * (`#growPendingTree`): a group commit of 11 writes then reads the tree's left edge once and writes
+   * its nodes in one statement, instead of 11 times each. A write that fails takes its events back out.
+   */
   #write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.#committer ? this.#committer.run(work) : this.#db.transaction().execute(work);
+    if (this.#committer) {
+      return this.#committer.run(async (trx) => {
+        const appended = this.#treePending.get(trx)?.length ?? 0;
+        try {
+          return await work(trx);
+        } catch (err) {
+          // Its savepoint is rolled back: so are its events, whose leaves must not be added.
+          const pending = this.#treePending.get(trx);
+          if (pending !== undefined) pending.length = appended;
+          throw err;
+        }
+      });
+    }
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await work(trx);
+      await this.#growPendingTree(trx);
+      return result;
+    });
+  }
+
+  /** The audit rows a transaction appended whose leaves are not in the tree yet, in seq order. */
+  #pendingLeaves(trx: Transaction<Database>): AuditEventsTable[] {
+    let rows = this.#treePending.get(trx);
+    if (rows === undefined) {
+      rows = [];
+      this.#treePending.set(trx, rows);
+    }
+    return rows;
+  }
+
+  /**
+   * Adds the transaction's appended events to the tree. Fails (and so fails the transaction) unless
+   * they are exactly the events after the tree's last leaf: gap-free, and the last of them the log's
+   * last event. The tree never gets a leaf whose event is not in the same commit, nor misses one.
+   */
+  async #growPendingTree(trx: Transaction<Database>): Promise<void> {
+    const rows = this.#treePending.get(trx);
+    this.#treePending.delete(trx);
+    if (rows === undefined || rows.length === 0) return;
+    const last = await this.#exec<{ seq: number | string | null }>(trx, this.#q.maxSeq({}));
+    const lastSeq = Number(last.rows[0]?.seq ?? 0);
+    const gapFree = rows.every((row, i) => row.seq === (rows[0] as AuditEventsTable).seq + i);
+    if (!gapFree || rows[rows.length - 1]?.seq !== lastSeq) {
+      throw new Error(
+        `audit tree growth out of step: events ${rows.map((r) => r.seq).join(',')} to add, the log ends at ${lastSeq}`,
+      );
+    }
+    await this.#growTree(trx, rows);
   }
 
   async migrate(): Promise<void> {
@@ -701,7 +757,8 @@ export class KyselyStore implements Store {
     const flat: unknown[] = [];
     for (const row of rows) for (const c of AUDIT_COLUMNS) flat.push(row[c]);
     await this.#exec(trx, this.#auditInsert(rows.length)(flat));
-    await this.#growTree(trx, rows);
+    // Their leaves join the tree just before the transaction commits (see #write).
+    this.#pendingLeaves(trx).push(...rows);
   }
 
   /**
@@ -758,7 +815,8 @@ export class KyselyStore implements Store {
     let q = this.#treeInserts.get(n);
     if (q === undefined) {
       q = prepareRows(n, TREE_COLUMNS, (rows) => this.#db.insertInto('audit_nodes').values(rows));
-      if (n <= 16) this.#treeInserts.set(n, q);
+      // A group commit's nodes go in one statement of up to 64 rows (see #growTree).
+      if (n <= 64) this.#treeInserts.set(n, q);
     }
     return q;
   }

@@ -10,6 +10,7 @@ import { proveConsistency, proveInclusion, storeSubtreeSource } from '../../src/
 import type { AuditEventInput } from '../../src/core/types.js';
 import type { Store } from '../../src/store/store.js';
 import { storeBackends, type TestDatabase } from '../helpers/postgres.js';
+import { apiKeyRecord } from '../helpers/records.js';
 import { referenceRoot, rootFromNodes } from './reference-tree.js';
 
 function event(n: number): AuditEventInput {
@@ -65,6 +66,26 @@ for (const backend of storeBackends()) {
       const events = await store.listAuditEvents(0, 1000);
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
       const root = await rootFromNodes(80, (l, i) => store.auditNode(l, i));
+      expect(root).toEqual(referenceRoot(await leafHashesOf(store)));
+    });
+
+    it('adds the leaves of the writes that committed, and only those, when writes in one commit fail', async () => {
+      const key = (id: string) => apiKeyRecord(id, { owner: 'o@example.com' });
+      await store.createApiKey(key('ak_taken'), event(0));
+      // Sent together, so that on SQLite they share group commits: every third fails (a taken key id),
+      // between writes that append two events each.
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) =>
+          i % 3 === 0
+            ? store.createApiKey(key('ak_taken'), event(i))
+            : store.appendAuditEvents([event(i), event(i)]),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(10);
+      const events = await store.listAuditEvents(0, 1000);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+      expect(await store.auditTreeSize()).toBe(41);
+      const root = await rootFromNodes(41, (l, i) => store.auditNode(l, i));
       expect(root).toEqual(referenceRoot(await leafHashesOf(store)));
     });
 
