@@ -2,7 +2,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CountersignError, INVALID_API_KEY } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { AuditEventInput, Principal, PrincipalKind, Role } from '../core/types.js';
-import type { ApiKeyRecord, Store } from '../store/store.js';
+import { isApiKeyLive, type ApiKeyRecord, type Store } from '../store/store.js';
 
 // Token layout: `cs_<id>_<secret>`. The id is public and indexes the row, so verification is one lookup
 // and one constant-time compare; the secret is 256 random bits, so a plain SHA-256 is enough (no slow hash).
@@ -109,8 +109,6 @@ export async function authenticateApiKey(
   const given = hash('sha256', token, 'buffer');
   const stored = Buffer.from(record.tokenHash, 'hex');
   if (given.length !== stored.length || !timingSafeEqual(given, stored)) throw fail();
-  if (record.revokedAt !== null) throw fail();
-  if (record.expiresAt !== null && new Date(record.expiresAt).getTime() <= clock.now().getTime())
-    throw fail();
+  if (!isApiKeyLive(record, clock.now().getTime())) throw fail();
   return principalFromKey(record);
 }

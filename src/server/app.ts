@@ -45,8 +45,13 @@ export interface AppOptions {
 
 // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/i;
-// The key id inside an API key names the principal for rate limiting without a database read.
+// The key id inside an API key names the principal without a database read.
 const KEY_ID = /^cs_(ak_[0-9a-f]{16})_/;
+
+/** The id of the API key an Authorization header carries, or null when it carries none. */
+function apiKeyIdOf(req: FastifyRequest): string | null {
+  return KEY_ID.exec(req.headers.authorization?.slice('Bearer '.length) ?? '')?.[1] ?? null;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -107,8 +112,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       // reviewer's clicks together. Those routes verify a signature or token before doing anything.
       allowList: (req) => req.url.startsWith('/integrations/'),
       keyGenerator: (req) => {
-        const m = KEY_ID.exec(req.headers.authorization?.slice('Bearer '.length) ?? '');
-        return m ? `key:${m[1]}` : `ip:${req.ip}`;
+        const id = apiKeyIdOf(req);
+        return id !== null ? `key:${id}` : `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, ctx) =>
         new CountersignError(
@@ -154,8 +159,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         if (!r.auth)
           return r.handler({ req, reply, principal: undefined as unknown as Principal, apiKeyId: null });
         const principal = await authenticate(req, r.keyCheckedAtWrite?.(req) === true);
-        const apiKeyId = KEY_ID.exec(req.headers.authorization?.slice('Bearer '.length) ?? '')?.[1] ?? null;
-        return r.handler({ req, reply, principal, apiKeyId });
+        return r.handler({ req, reply, principal, apiKeyId: apiKeyIdOf(req) });
       },
     });
   }

@@ -25,7 +25,7 @@ import {
   rowToRequest,
 } from './rows.js';
 import type { AuditEventsTable, Database } from './schema.js';
-import { GrantUnavailable, isPayloadToSeal, VersionConflict } from './store.js';
+import { GrantUnavailable, isApiKeyLive, isPayloadToSeal, VersionConflict } from './store.js';
 import type {
   ApiKeyRecord,
   EncryptedPayload,
@@ -199,22 +199,12 @@ export class KyselyStore implements Store {
    * Runs one atomic write: in its own transaction, or in a savepoint of a group commit. The Merkle tree
    * grows once per transaction, just before it commits, for every audit event its writes appended
    * (`#growPendingTree`): a group commit of 11 writes then reads the tree's left edge once and writes
-   * its nodes in one statement, instead of 11 times each. A write that fails takes its events back out.
+   * its nodes in one statement, instead of 11 times each. Every write appends its events last, so a
+   * write that fails has appended none; if one ever failed after appending, its rolled-back events
+   * would no longer match the pending leaves, and the growth's check would fail the whole transaction.
    */
   #write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    if (this.#committer) {
-      return this.#committer.run(async (trx) => {
-        const appended = this.#treePending.get(trx)?.length ?? 0;
-        try {
-          return await work(trx);
-        } catch (err) {
-          // Its savepoint is rolled back: so are its events, whose leaves must not be added.
-          const pending = this.#treePending.get(trx);
-          if (pending !== undefined) pending.length = appended;
-          throw err;
-        }
-      });
-    }
+    if (this.#committer) return this.#committer.run(work);
     return this.#db.transaction().execute(async (trx) => {
       const result = await work(trx);
       await this.#growPendingTree(trx);
@@ -726,11 +716,8 @@ export class KyselyStore implements Store {
   async #requireLiveKey(trx: Transaction<Database>, key: { id: string; at: string }): Promise<void> {
     const { rows } = await this.#exec<Database['api_keys']>(trx, this.#q.apiKeyById({ id: key.id }));
     const row = rows[0];
-    const live =
-      row !== undefined &&
-      row.revoked_at === null &&
-      (row.expires_at === null || Date.parse(row.expires_at) > Date.parse(key.at));
-    if (!live) throw new CountersignError('UNAUTHENTICATED', INVALID_API_KEY);
+    if (row === undefined || !isApiKeyLive(rowToApiKey(row), Date.parse(key.at)))
+      throw new CountersignError('UNAUTHENTICATED', INVALID_API_KEY);
   }
 
   /** Takes one use; the WHERE makes it atomic, so concurrent consumers never exceed `uses`. */

@@ -25,6 +25,11 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
+/** Whether a key may authenticate at `at` (ms since the epoch): not revoked, and not expired by then. */
+export function isApiKeyLive(key: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, at: number): boolean {
+  return key.revokedAt === null && (key.expiresAt === null || Date.parse(key.expiresAt) > at);
+}
+
 /** Results are newest first (`createdAt`, then id, descending); no `limit` means all. */
 export interface RequestFilter {
   status?: RequestStatus;

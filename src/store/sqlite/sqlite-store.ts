@@ -17,8 +17,8 @@ import { walFileSync, WalSync } from './wal-sync.js';
  * `inlineFsync`, the WAL's fsync runs on the calling thread (only for a thread that serves nothing else:
  * the store thread; see `walFileSync`).
  *
- * On a file in WAL mode, commits are made durable by `WalSync` (an fsync of the WAL in the thread pool
- * before any write is reported done or any read answered) instead of by `synchronous=FULL` on the event
+ * On a file in WAL mode, commits are made durable by `WalSync` (an fsync of the WAL, in the thread pool
+ * or inline, before any write is reported done or any read answered) instead of by `synchronous=FULL` on the event
  * loop; see wal-sync.ts.
  */
 export function createSqliteStore(
