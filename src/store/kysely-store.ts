@@ -16,7 +16,7 @@ import {
   auditEventToRow,
   auditRowLeafText,
   grantToRow,
-  payloadColumns,
+  newRequestRow,
   requestToRow,
   rowToApiKey,
   rowToPayload,
@@ -29,6 +29,7 @@ import { GrantUnavailable, isApiKeyLive, isPayloadToSeal, VersionConflict } from
 import type {
   ApiKeyRecord,
   EncryptedPayload,
+  InsertRequestOptions,
   NewDelivery,
   OutboxDelivery,
   PayloadToSeal,
@@ -312,13 +313,7 @@ export class KyselyStore implements Store {
   async insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options: {
-      consumeGrantId?: string;
-      grant?: Grant;
-      payload?: EncryptedPayload | PayloadToSeal;
-      deliveries?: NewDelivery[];
-      liveKey?: { id: string; at: string };
-    } = {},
+    options: InsertRequestOptions = {},
   ): Promise<{ request: ActionRequest; created: boolean }> {
     // Sealed before the write is queued: on the store thread that overlaps the running fsync.
     const payload = this.#sealed(req.id, options.payload);
@@ -327,7 +322,7 @@ export class KyselyStore implements Store {
       if (liveKey !== undefined) await this.#requireLiveKey(trx, liveKey);
       // Insert first: a duplicate idempotency key then changes nothing (no grant use, no event).
       // ON CONFLICT waits for a racing insert of the same key to commit, so the select below sees it.
-      const row = { ...requestToRow(req), ...payloadColumns(payload) };
+      const row = newRequestRow(req, payload);
       const inserted = await this.#exec(trx, this.#q.insertRequest(row));
       if (inserted.numAffectedRows === 0n) {
         const existing = await this.#selectByIdempotencyKey(trx, req.requester.id, req.idempotencyKey ?? '');

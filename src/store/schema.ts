@@ -31,7 +31,7 @@ export interface RequestsTable {
   doc: string;
   /**
    * The request's full submitted payload, AES-256-GCM encrypted (base64, except `payload_sha256`: hex);
-   * all null when it has none. Written only with the request (see `payloadColumns`).
+   * all null when it has none. Written only with the request (see `newRequestRow`).
    */
   payload_key_id: string | null;
   payload_iv: string | null;

@@ -137,6 +137,23 @@ export class GrantUnavailable extends Error {
   override readonly name = 'GrantUnavailable';
 }
 
+/** What `insertRequest` writes with the request, besides its audit events. */
+export interface InsertRequestOptions {
+  consumeGrantId?: string;
+  grant?: Grant;
+  /** Sealed already, or to seal (a store opened without a payload key refuses to). */
+  payload?: EncryptedPayload | PayloadToSeal;
+  /** Outbox deliveries, written only when the request is created (not for an idempotent replay). */
+  deliveries?: NewDelivery[];
+  /**
+   * Writes only if this API key is live inside the write's transaction: it exists, is not revoked,
+   * and has not expired at `at`. Otherwise rejects with CountersignError `UNAUTHENTICATED` and writes
+   * nothing. (On SQLite the write holds the database's only write lock, so no revocation can commit
+   * between the check and the write; on PostgreSQL the check reads what is committed when it runs.)
+   */
+  liveKey?: { id: string; at: string };
+}
+
 /**
  * The persistence port. Every method is atomic: it commits fully, with its audit events, or not at all.
  *
@@ -199,21 +216,7 @@ export interface Store {
   insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options?: {
-      consumeGrantId?: string;
-      grant?: Grant;
-      /** Sealed already, or to seal (a store opened without a payload key refuses to). */
-      payload?: EncryptedPayload | PayloadToSeal;
-      /** Outbox deliveries, written only when the request is created (not for an idempotent replay). */
-      deliveries?: NewDelivery[];
-      /**
-       * Writes only if this API key is live inside the write's transaction: it exists, is not revoked,
-       * and has not expired at `at`. Otherwise rejects with CountersignError `UNAUTHENTICATED` and writes
-       * nothing. (On SQLite the write holds the database's only write lock, so no revocation can commit
-       * between the check and the write; on PostgreSQL the check reads what is committed when it runs.)
-       */
-      liveKey?: { id: string; at: string };
-    },
+    options?: InsertRequestOptions,
   ): Promise<{ request: ActionRequest; created: boolean }>;
   getRequest(id: string): Promise<ActionRequest | null>;
   findByIdempotencyKey(requesterId: string, key: string): Promise<ActionRequest | null>;

@@ -10,6 +10,7 @@ import type {
   ApiKeyRecord,
   ChannelMessageRecord,
   EncryptedPayload,
+  InsertRequestOptions,
   NewDelivery,
   OutboxDelivery,
   RequestFilter,
@@ -289,7 +290,7 @@ export class ThreadedSqliteStore implements Store {
   insertRequest(
     req: ActionRequest,
     events: AuditEventInput[],
-    options?: Parameters<Store['insertRequest']>[2],
+    options?: InsertRequestOptions,
   ): Promise<{ request: ActionRequest; created: boolean }> {
     const answer = this.#call<{ request: ActionRequest | null; created: boolean }>(
       'insertRequest',
