@@ -63,26 +63,18 @@ export function requestToRow(req: ActionRequest): Omit<RequestsTable, keyof Payl
 
 /**
  * A new request's whole row: its columns and its payload's (base64; the hash hex), all null when it has
- * no payload. One literal, not two spread together: on Node 20 an object built by spreading a second
- * object into the first gets a fresh hidden class each time (measured), which makes every access to the
- * rows that follows megamorphic; this runs on every submission.
+ * no payload. The payload's columns are assigned, not spread together with the others: on Node 20 an
+ * object literal that gains a property after a spread gets a fresh hidden class each time (measured),
+ * which makes every access to the rows that follows megamorphic; this runs on every submission.
  */
 export function newRequestRow(req: ActionRequest, p: EncryptedPayload | undefined): RequestsTable {
-  return {
-    id: req.id,
-    status: req.status,
-    requester_id: req.requester.id,
-    idempotency_key: req.idempotencyKey,
-    expires_at: req.approval?.expiresAt ?? null,
-    created_at: req.createdAt,
-    version: req.version,
-    doc: JSON.stringify(req),
-    payload_key_id: p === undefined ? null : p.keyId,
-    payload_iv: p === undefined ? null : p.iv.toString('base64'),
-    payload_ciphertext: p === undefined ? null : p.ciphertext.toString('base64'),
-    payload_tag: p === undefined ? null : p.tag.toString('base64'),
-    payload_sha256: p === undefined ? null : p.sha256,
-  };
+  const row = requestToRow(req) as RequestsTable;
+  row.payload_key_id = p === undefined ? null : p.keyId;
+  row.payload_iv = p === undefined ? null : p.iv.toString('base64');
+  row.payload_ciphertext = p === undefined ? null : p.ciphertext.toString('base64');
+  row.payload_tag = p === undefined ? null : p.tag.toString('base64');
+  row.payload_sha256 = p === undefined ? null : p.sha256;
+  return row;
 }
 
 /** The payload a row holds, or null. */
