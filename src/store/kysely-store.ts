@@ -105,6 +105,10 @@ const TREE_COLUMNS = ['pos', 'hash'] as const;
 function hotQueries(db: Kysely<Database>) {
   return {
     apiKeyById: prepareQuery(['id'], (s) => db.selectFrom('api_keys').selectAll().where('id', '=', s.id)),
+    // What a write's key check reads: only what `isApiKeyLive` looks at (no groups or roles to parse).
+    apiKeyLiveness: prepareQuery(['id'], (s) =>
+      db.selectFrom('api_keys').select(['revoked_at', 'expires_at']).where('id', '=', s.id),
+    ),
     requestById: prepareQuery(['id'], (s) =>
       db.selectFrom('requests').select(['doc', 'version']).where('id', '=', s.id),
     ),
@@ -709,9 +713,13 @@ export class KyselyStore implements Store {
 
   /** Throws UNAUTHENTICATED (the message authentication gives) unless the key is live at `at`. */
   async #requireLiveKey(trx: Transaction<Database>, key: { id: string; at: string }): Promise<void> {
-    const { rows } = await this.#exec<Database['api_keys']>(trx, this.#q.apiKeyById({ id: key.id }));
+    const { rows } = await this.#exec<Pick<Database['api_keys'], 'revoked_at' | 'expires_at'>>(
+      trx,
+      this.#q.apiKeyLiveness({ id: key.id }),
+    );
     const row = rows[0];
-    if (row === undefined || !isApiKeyLive(rowToApiKey(row), Date.parse(key.at)))
+    const state = row === undefined ? null : { revokedAt: row.revoked_at, expiresAt: row.expires_at };
+    if (state === null || !isApiKeyLive(state, Date.parse(key.at)))
       throw new CountersignError('UNAUTHENTICATED', INVALID_API_KEY);
   }
 
