@@ -101,6 +101,40 @@ const REQUEST_COLUMNS = [
 const AUDIT_COLUMNS = ['seq', 'at', 'type', 'request_id', 'actor', 'data'] as const;
 const TREE_COLUMNS = ['pos', 'hash'] as const;
 
+// The queries on pending requests are served by partial indexes (`where status = 'pending'`,
+// migrations 0001 and 0007); test/store/pending-queries.test.ts checks SQLite's plans for them.
+/** `listDue`'s query: pending requests whose deadline has passed, soonest first. */
+export function listDueQuery(db: Kysely<Database>, now: string, limit: number) {
+  return db
+    .selectFrom('requests')
+    .select(['doc', 'version'])
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .orderBy('expires_at')
+    .orderBy('id')
+    .limit(limit);
+}
+
+/** `nextDeadline`'s query: the soonest deadline of a pending request. */
+export function nextDeadlineQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom('requests')
+    .select((eb) => eb.fn.min('expires_at').as('deadline'))
+    .where('status', '=', 'pending');
+}
+
+/** `listRequests`'s query. */
+export function listRequestsQuery(db: Kysely<Database>, filter: RequestFilter) {
+  let query = db.selectFrom('requests').select(['doc', 'version']);
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+  if (filter.requesterId !== undefined) query = query.where('requester_id', '=', filter.requesterId);
+  if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', filter.createdFrom);
+  if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore);
+  query = query.orderBy('created_at', 'desc').orderBy('id', 'desc');
+  if (filter.limit !== undefined) query = query.limit(filter.limit);
+  return query;
+}
+
 /** The queries of the hot paths (authenticate, submit, review), compiled once per store. */
 function hotQueries(db: Kysely<Database>) {
   return {
@@ -358,14 +392,7 @@ export class KyselyStore implements Store {
   }
 
   async listRequests(filter: RequestFilter): Promise<ActionRequest[]> {
-    let query = this.#db.selectFrom('requests').select(['doc', 'version']);
-    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-    if (filter.requesterId !== undefined) query = query.where('requester_id', '=', filter.requesterId);
-    if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', filter.createdFrom);
-    if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore);
-    query = query.orderBy('created_at', 'desc').orderBy('id', 'desc');
-    if (filter.limit !== undefined) query = query.limit(filter.limit);
-    const rows = await this.#read(query.execute());
+    const rows = await this.#read(listRequestsQuery(this.#db, filter).execute());
     return rows.map(rowToRequest);
   }
 
@@ -398,28 +425,12 @@ export class KyselyStore implements Store {
   }
 
   async listDue(now: string, limit: number): Promise<ActionRequest[]> {
-    const rows = await this.#read(
-      this.#db
-        .selectFrom('requests')
-        .select(['doc', 'version'])
-        .where('status', '=', 'pending')
-        .where('expires_at', '<=', now)
-        .orderBy('expires_at')
-        .orderBy('id')
-        .limit(limit)
-        .execute(),
-    );
+    const rows = await this.#read(listDueQuery(this.#db, now, limit).execute());
     return rows.map(rowToRequest);
   }
 
   async nextDeadline(): Promise<string | null> {
-    const row = await this.#read(
-      this.#db
-        .selectFrom('requests')
-        .select((eb) => eb.fn.min('expires_at').as('deadline'))
-        .where('status', '=', 'pending')
-        .executeTakeFirst(),
-    );
+    const row = await this.#read(nextDeadlineQuery(this.#db).executeTakeFirst());
     return row?.deadline ?? null;
   }
 

@@ -16,7 +16,7 @@ import { auditTree } from '../../src/store/migrations/0002-audit-tree.js';
 import { outbox } from '../../src/store/migrations/0003-outbox.js';
 import { channelMessages } from '../../src/store/migrations/0004-channel-messages.js';
 import { apiKeyChanges } from '../../src/store/migrations/0005-api-key-changes.js';
-import { compactWrites } from '../../src/store/migrations/0006-compact-writes.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { auditEventToRow } from '../../src/store/rows.js';
 import { ImmediateSqliteDialect } from '../../src/store/sqlite/immediate-dialect.js';
 import { openSqliteDatabase } from '../../src/store/sqlite/sqlite-database.js';
@@ -151,14 +151,15 @@ for (const backend of storeBackends()) {
       ]);
       await store.close();
 
-      // And back down: the old tables hold the same payloads and nodes again.
+      // And back down (through any later migration first): the old tables hold the same payloads and
+      // nodes again.
       const back = oldConnection(db);
       const migrator = new Migrator({
         db: back,
-        provider: { getMigrations: async () => ({ ...BEFORE_0006, '0006-compact-writes': compactWrites }) },
+        provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
         ...(db.schema === undefined ? {} : { migrationTableSchema: db.schema }),
       });
-      expect((await migrator.migrateDown()).error).toBeUndefined();
+      expect((await migrator.migrateTo('0005-api-key-changes')).error).toBeUndefined();
       const stored = await back.selectFrom('request_payloads').selectAll().orderBy('request_id').execute();
       expect(stored.map((r) => [r.request_id, r.key_id, r.ciphertext])).toEqual(
         payloads.map((p, i) => [`req_old_${i}`, p.keyId, p.ciphertext.toString('base64')]),

@@ -6,15 +6,17 @@ import { outbox } from './0003-outbox.js';
 import { channelMessages } from './0004-channel-messages.js';
 import { apiKeyChanges } from './0005-api-key-changes.js';
 import { compactWrites } from './0006-compact-writes.js';
+import { pendingIndex } from './0007-pending-index.js';
 
 /** Every migration, by name; names sort in the order they must run. Append, never edit. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-audit-tree': auditTree,
   '0003-outbox': outbox,
   '0004-channel-messages': channelMessages,
   '0005-api-key-changes': apiKeyChanges,
   '0006-compact-writes': compactWrites,
+  '0007-pending-index': pendingIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
