@@ -154,7 +154,6 @@ export class Gateway {
             ...fields,
           }).decision;
     const at = now.toISOString();
-    const liveKey = liveKeyId === null ? {} : { liveKey: { id: liveKeyId, at } };
     const base: ActionRequest = {
       id: timeOrderedId('req', now.getTime()),
       status: initialStatus(decision.effect),
@@ -194,6 +193,11 @@ export class Gateway {
       reason: fields.reason,
       context: fields.context,
     });
+    // What every write of this submission carries, whichever path writes it. (Assigned, not spread: see
+    // the policy input above.)
+    const carried: InsertRequestOptions = {};
+    if (payload !== undefined) carried.payload = payload;
+    if (liveKeyId !== null) carried.liveKey = { id: liveKeyId, at };
     // One event records the submission and, for a request decided on the spot (by policy or by a grant),
     // its outcome too (`status`, `decidedBy`): it is one state change, so one event.
     const submitted = (req: ActionRequest): AuditEventInput => ({
@@ -222,15 +226,12 @@ export class Gateway {
     });
 
     let result: { request: ActionRequest; created: boolean } | null = null;
-    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, payload, liveKey);
+    if (base.status === 'pending') result = await this.#tryGrants(base, submitted, carried);
     if (result === null) {
       const events = [submitted(base)];
       const deliveries = base.status === 'pending' ? this.#deliveries(base, 'request.created') : [];
-      // Assigned, not spread: see the policy input above.
-      const options: InsertRequestOptions = {};
-      if (payload !== undefined) options.payload = payload;
+      const options = { ...carried };
       if (deliveries.length > 0) options.deliveries = deliveries;
-      if (liveKeyId !== null) options.liveKey = { id: liveKeyId, at };
       result = await store.insertRequest(base, events, options);
       if (result.created && deliveries.length > 0) this.#d.onDeliveries?.();
     }
@@ -252,8 +253,7 @@ export class Gateway {
   async #tryGrants(
     base: ActionRequest,
     submitted: (req: ActionRequest) => AuditEventInput,
-    payload: EncryptedPayload | PayloadToSeal | undefined,
-    liveKey: { liveKey?: { id: string; at: string } },
+    carried: InsertRequestOptions,
   ): Promise<{ request: ActionRequest; created: boolean } | null> {
     const grants = await this.#d.store.findGrants({
       requesterId: base.requester.id,
@@ -274,11 +274,9 @@ export class Gateway {
         },
       };
       try {
-        return await this.#d.store.insertRequest(req, [submitted(req)], {
-          consumeGrantId: grant.id,
-          ...(payload === undefined ? {} : { payload }),
-          ...liveKey,
-        });
+        const options = { ...carried };
+        options.consumeGrantId = grant.id;
+        return await this.#d.store.insertRequest(req, [submitted(req)], options);
       } catch (err) {
         if (!(err instanceof GrantUnavailable)) throw err;
       }

@@ -66,6 +66,15 @@ describe('GroupCommitter', () => {
     expect(runs.get('c')).toBe(1);
   });
 
+  it('rejects a write alone in its batch with its own error, run once', async () => {
+    await sql`insert into t (k) values ('taken')`.execute(db);
+    runs.clear();
+    const committer = new GroupCommitter(db);
+    await expect(committer.run(insert('taken'))).rejects.toThrow(/UNIQUE/);
+    expect(runs.get('taken')).toBe(1);
+    expect(await keys()).toEqual(['taken']);
+  });
+
   it('rejects every write of the batch when the step before COMMIT fails, and writes none', async () => {
     const committer = new GroupCommitter(db, null, null, async () => {
       throw new Error('tree growth out of step');

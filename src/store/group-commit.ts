@@ -92,9 +92,11 @@ export class GroupCommitter {
   async #commit(batch: Queued[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      const [only] = batch;
-      if (batch.length === 1 && only) outcomes = await this.#alone(only);
-      else outcomes = (await this.#together(batch)) ?? (await this.#inSavepoints(batch));
+      const first = await this.#together(batch);
+      // The only write's failure is its own; among several, the batch runs again, a savepoint each.
+      if (first.ok) outcomes = first.outcomes;
+      else if (batch.length === 1) outcomes = [{ ok: false, err: first.err }];
+      else outcomes = await this.#inSavepoints(batch);
     } catch (err) {
       outcomes = batch.map(() => ({ ok: false, err }));
     }
@@ -111,31 +113,19 @@ export class GroupCommitter {
     );
   }
 
-  /** Alone in its batch: a plain transaction, no savepoint needed. */
-  async #alone(item: Queued): Promise<Outcome[]> {
-    try {
-      const value = await this.#db.transaction().execute(async (trx) => {
-        const result = await item.work(trx);
-        await this.#beforeCommit?.(trx);
-        return result;
-      });
-      return [{ ok: true, value }];
-    } catch (err) {
-      return [{ ok: false, err }];
-    }
-  }
-
   /**
    * The common case first: every write of the batch in one transaction with no savepoints. A savepoint
    * costs two statements per write, and SQLite copies into its journal each page a write touches in one
    * (the store thread's CPU per write −6 to −11 µs without them, in paired runs of the allow path).
-   * Null when a write failed: the whole transaction has been rolled back, and the batch is run again with
-   * a savepoint each (`#inSavepoints`), so that the failure is that write's alone. Writes only touch the
-   * database (a savepoint's rollback relies on that already), so running one twice is safe.
+   * When a write fails, the whole transaction has been rolled back and that write's error comes back;
+   * the caller runs the batch again with a savepoint each (`#inSavepoints`), so that the failure is that
+   * write's alone. Writes only touch the database (a savepoint's rollback relies on that already), so
+   * running one twice is safe. A failure of the step before COMMIT, or of COMMIT, is thrown.
    */
-  async #together(batch: Queued[]): Promise<Outcome[] | null> {
+  async #together(batch: Queued[]): Promise<{ ok: true; outcomes: Outcome[] } | { ok: false; err: unknown }> {
     const outcomes: Outcome[] = [];
     let failed = false;
+    let failedWith: unknown;
     try {
       await this.#db.transaction().execute(async (trx) => {
         for (const item of batch) {
@@ -143,16 +133,17 @@ export class GroupCommitter {
             outcomes.push({ ok: true, value: await item.work(trx) });
           } catch (err) {
             failed = true;
+            failedWith = err;
             throw err;
           }
         }
         await this.#beforeCommit?.(trx);
       });
     } catch (err) {
-      if (failed) return null;
+      if (failed) return { ok: false, err: failedWith };
       throw err;
     }
-    return outcomes;
+    return { ok: true, outcomes };
   }
 
   /** Each write in a savepoint of one transaction: one that fails is rolled back alone. */
