@@ -107,5 +107,7 @@ describe.skipIf(!BUILT)('compiled server: store thread, CLI beside it', () => {
     const exited = new Promise<number | null>((r) => server.once('exit', r));
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
+    // Logged once every part has closed: the store thread included, which must not leave close() waiting.
+    expect(logs).toMatch(/"msg":"stopped"/);
   }, 60_000);
 });

@@ -77,6 +77,7 @@ export async function serveCommand(
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await running.close();
+  logger.info('stopped');
   return EXIT.APPROVED;
 }
 

@@ -206,6 +206,9 @@ export class ThreadedSqliteStore implements Store {
         await this.#worker.terminate();
         throw err;
       }
+      // The answered call left the worker unreferenced; without this, a process with nothing else to do
+      // would end before the thread's exit event, and this promise would never settle.
+      this.#worker.ref();
       await this.#exited;
     })().finally(() => {
       this.#reader?.close();
