@@ -52,12 +52,16 @@ function serve(port: MessagePort, data: StoreThreadData): void {
       (r, err) => port.postMessage([{ id: r.id, ok: false, error: sendError(err) }]),
     );
   };
-  // Answers that are ready in the same turn (a group commit's writes) go back in one message.
+  // Answers that are ready together go back in one message: a group commit settles all its writes at
+  // once, and their answers reach `reply` in the same run of microtasks, so a microtask queued by the
+  // first runs after the last (~16 answers per message under the allow-path benchmark, as with a
+  // setImmediate). A setImmediate would hold them for a turn of this loop, behind the calls arriving
+  // meanwhile (~0.3 ms per write under that load).
   const reply = (r: Reply) => {
     replies.push(r);
     if (!flushing) {
       flushing = true;
-      setImmediate(flush);
+      queueMicrotask(flush);
     }
   };
   const fail = (id: number, err: unknown) => reply({ id, ok: false, error: sendError(err) });

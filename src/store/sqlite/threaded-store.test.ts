@@ -88,6 +88,21 @@ describe('SQLite store on its own thread', () => {
     expect(checkpoint?.root.equals(root)).toBe(true);
   });
 
+  it('answers the writes of one group commit in one message, as soon as they are durable', async () => {
+    let replies = 0;
+    const counting: typeof spawnStoreThread = (data) => {
+      const worker = spawnStoreThread(data);
+      worker.on('message', () => replies++);
+      return worker;
+    };
+    const store = await open(counting);
+    await store.migrate();
+    replies = 0;
+    // Made in one turn: they cross in one message and share one commit.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendAuditEvents([event(`e${i}`)])));
+    expect(replies).toBe(1);
+  });
+
   it('sees a key revoked by another process (the CLI) at once', async () => {
     const server = await open(spawnStoreThread);
     await server.createApiKey(key('ak_1'), event('key.created'));
