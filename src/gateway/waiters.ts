@@ -5,9 +5,14 @@
  */
 export class Waiters {
   readonly #waiting = new Map<string, Set<() => void>>();
+  #released = false;
 
-  /** Resolves when `notify(id)` is called, the timeout passes, or `signal` aborts; never rejects. */
+  /**
+   * Resolves when `notify(id)` is called, the timeout passes, `signal` aborts, or `releaseAll()` is
+   * called (at once if it has been); never rejects.
+   */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+    if (this.#released) return { promise: Promise.resolve(), cancel: () => {} };
     let done!: () => void;
     const promise = new Promise<void>((resolve) => (done = resolve));
     const set = this.#waiting.get(id) ?? new Set();
@@ -27,6 +32,15 @@ export class Waiters {
 
   notify(id: string): void {
     for (const wake of [...(this.#waiting.get(id) ?? [])]) wake();
+  }
+
+  /**
+   * Wakes every waiter, and every later one at once: for a shutdown, so that each long-poll answers
+   * (with the request as it stands) before its connection is closed.
+   */
+  releaseAll(): void {
+    this.#released = true;
+    for (const set of [...this.#waiting.values()]) for (const wake of [...set]) wake();
   }
 
   get size(): number {

@@ -17,6 +17,7 @@ import { usageRoutes } from './usage-routes.js';
 import { errorHandler, sendError } from './errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { Metrics } from './metrics.js';
+import { LongPolls } from './long-polls.js';
 import { buildOpenApi } from './openapi.js';
 import { requestLogger } from './request-logger.js';
 import { requestRoutes } from './request-routes.js';
@@ -42,6 +43,9 @@ export interface AppOptions {
   /** Channel callbacks (e.g. Slack interactivity), each a Fastify plugin with its own body parsing. */
   integrations?: ((app: FastifyInstance) => Promise<void>)[];
 }
+
+/** How long a shutdown waits for the parked long-polls to be answered before closing their connections. */
+const LONG_POLL_DRAIN_MS = 5_000;
 
 // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/i;
@@ -123,6 +127,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   }
   app.addHook('onResponse', httpMetricsHook(metrics));
+  // At shutdown, after Fastify has stopped routing new requests and before it closes the connections:
+  // every parked `wait` answers the request as it stands, so its client waits again instead of seeing a
+  // cut connection (and no wait reads the store after it has closed).
+  const longPolls = new LongPolls();
+  app.addHook('preClose', async () => {
+    opts.gateway.waiters.releaseAll();
+    await longPolls.ended(LONG_POLL_DRAIN_MS);
+  });
 
   const authenticate = async (req: FastifyRequest, recent: boolean): Promise<Principal> => {
     const header = req.headers.authorization;
@@ -136,7 +148,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   };
 
   const routes: RouteSpec[] = [
-    ...requestRoutes(opts.gateway, metrics),
+    ...requestRoutes(opts.gateway, metrics, longPolls),
     ...auditRoutes(opts.store, opts.audit),
     ...usageRoutes(opts.store, opts.audit.clock, opts.trustedDestinations),
     ...opsRoutes(opts, metrics),
