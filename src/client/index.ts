@@ -56,11 +56,33 @@ export class CountersignApiError extends Error {
   }
 }
 
+export interface WaitOptions {
+  /**
+   * Called before each new try while the gateway cannot be reached (restarting, say): the error, and how
+   * long until the next try. For progress output; the wait goes on regardless.
+   */
+  onRetry?: (err: CountersignApiError, delayMs: number) => void;
+}
+
+/** The first pause before trying a wait again, doubled on each failure up to the last. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
+
+/** Failures that a restart or a proxy in front of the gateway causes, where trying again can succeed. */
+function isTransient(err: unknown): err is CountersignApiError {
+  return (
+    err instanceof CountersignApiError &&
+    (err.code === 'UNAVAILABLE' || err.status === 502 || err.status === 503 || err.status === 504)
+  );
+}
+
 export class CountersignClient {
   readonly #url: string;
   readonly #token: string;
   readonly #channel: string | undefined;
   readonly #fetch: typeof fetch;
+  /** Whether the gateway has answered this client yet (see `wait`). */
+  #reached = false;
 
   constructor(opts: ClientOptions) {
     this.#url = opts.url.replace(/\/+$/, '');
@@ -114,16 +136,32 @@ export class CountersignClient {
   /**
    * Waits until the request is settled or `timeoutMs` passes (then returns it still pending), chaining
    * server-side long-polls of at most 60 s so that proxies don't cut a long wait.
+   *
+   * A gateway that goes away during the wait (a restart, a deploy) is tried again, with pauses growing
+   * from 0.25 to 5 s, until the deadline: the request and its outcome are in the gateway's store, so
+   * the wait picks up where it was (invariant 9). Only once this client has reached the gateway, so
+   * that a wrong URL still fails at once; past the deadline, the last error is thrown.
    */
-  async wait(id: string, timeoutMs: number): Promise<ActionRequestView> {
+  async wait(id: string, timeoutMs: number, options: WaitOptions = {}): Promise<ActionRequestView> {
     const deadline = Date.now() + timeoutMs;
+    let pause = RETRY_FIRST_MS;
     for (;;) {
       const left = Math.max(0, deadline - Date.now());
       const seconds = Math.min(60, Math.ceil(left / 1000));
-      const req = await this.#call<ActionRequestView>(
-        'GET',
-        `/v1/requests/${encodeURIComponent(id)}/wait?timeout=${seconds}`,
-      );
+      let req: ActionRequestView;
+      try {
+        req = await this.#call<ActionRequestView>(
+          'GET',
+          `/v1/requests/${encodeURIComponent(id)}/wait?timeout=${seconds}`,
+        );
+      } catch (err) {
+        if (!this.#reached || !isTransient(err) || Date.now() + pause >= deadline) throw err;
+        options.onRetry?.(err, pause);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, RETRY_MAX_MS);
+        continue;
+      }
+      pause = RETRY_FIRST_MS;
       if (req.status !== 'pending' || Date.now() >= deadline) return req;
     }
   }
@@ -150,6 +188,7 @@ export class CountersignClient {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new CountersignApiError('UNAVAILABLE', 0, `cannot reach the gateway at ${this.#url} (${cause})`);
     }
+    this.#reached = true;
     const text = await res.text();
     let json: unknown;
     try {

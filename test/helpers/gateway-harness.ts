@@ -115,6 +115,8 @@ export interface HarnessOptions {
   bodyBytes?: number;
   /** Listen on 127.0.0.1 (a free port) so that real HTTP clients (the CLI, the SDK) can call it. */
   listen?: boolean;
+  /** The port to listen on (default: a free one); for a restart on the same address. */
+  port?: number;
   /** Receives every log line (at trace level) instead of discarding them. */
   logSink?: (line: string) => void;
   /** Audit settings over the defaults (e.g. a fixed signing key, so that a restart signs with the same key). */
@@ -142,7 +144,7 @@ export async function startHarness<H extends Harness = Harness>(
   const policy = join(dir, 'policy.yaml');
   await writeFile(policy, policyYaml);
   const config: Config = {
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: opts.port ?? 0 },
     storage: db.url,
     policy,
     policyIsExample: false,

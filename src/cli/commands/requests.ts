@@ -59,7 +59,14 @@ export async function requestCommand(flags: RequestFlags, io: Io = processIo): P
     if (flags.wait && req.status === 'pending') {
       if (!flags.json)
         io.err(`${req.id} is pending approval; waiting up to ${Math.round(timeoutMs / 1000)}s…`);
-      req = await client.wait(req.id, timeoutMs);
+      let told = false;
+      req = await client.wait(req.id, timeoutMs, {
+        // Said once: the gateway is restarting, or its store is unavailable; the wait goes on.
+        onRetry: (err) => {
+          if (!flags.json && !told) io.err(`${err.message}; still waiting, trying again…`);
+          told = true;
+        },
+      });
     }
     if (flags.json) printJson(io, req);
     else io.out(formatRequest(req));
