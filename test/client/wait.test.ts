@@ -3,6 +3,7 @@
  * so a client waiting on it tries again until the gateway is back, and gets the outcome.
  */
 import { afterEach, expect, it } from 'vitest';
+import { requestCommand } from '../../src/cli/commands/requests.js';
 import { CountersignApiError, CountersignClient } from '../../src/client/index.js';
 import { startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { freshSqliteDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -82,4 +83,42 @@ it('fails at once when it has never reached the gateway (a wrong URL), and at th
   const at = Date.now();
   await expect(reached.wait(id, 1_500)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   expect(Date.now() - at).toBeGreaterThanOrEqual(700);
+});
+
+it('`countersign request --wait` says once that the gateway is away, waits on, and exits 0 when approved', async () => {
+  const db = await freshSqliteDatabase();
+  dbs.push(db);
+  const first = await start(db);
+  const agent = await first.key({ kind: 'agent', name: 'bot', owner: 'dana@example.com' });
+  const alice = await first.key({ email: 'alice@example.com', groups: ['platform'] });
+  const io = {
+    stdout: '',
+    stderr: '',
+    isTTY: false,
+    out(t: string) {
+      io.stdout += `${t}\n`;
+    },
+    err(t: string) {
+      io.stderr += `${t}\n`;
+    },
+  };
+  const run = requestCommand(
+    { url: first.running.url, token: agent, action: 'deploy.run', wait: true, timeout: '30' },
+    io,
+  );
+  while (first.running.gateway.waiters.size < 1) await new Promise((r) => setTimeout(r, 10));
+  const id = /(req_\w+) is pending approval/.exec(io.stderr)?.[1];
+  expect(id).toBeTruthy();
+
+  await first.stop();
+  running.splice(running.indexOf(first), 1);
+  await new Promise((r) => setTimeout(r, 1_500));
+  const second = await start(db, Number(new URL(first.running.url).port));
+  expect((await second.approve(alice, id as string)).status).toBe(200);
+
+  expect(await run).toBe(0);
+  expect(io.stdout).toMatch(/APPROVED/);
+  // Several tries failed while it was down; the note was printed once.
+  expect(io.stderr.match(/still waiting, trying again/g)).toHaveLength(1);
+  expect(io.stderr).toMatch(/UNAVAILABLE|cannot reach the gateway/);
 });
