@@ -25,10 +25,18 @@ afterEach(async () => {
   await Promise.all(dbs.splice(0).map((d) => d.cleanup()));
 });
 
-const start = async (db: TestDatabase, port?: number) => {
-  const h = await startHarness(db, POLICY, { listen: true, ...(port === undefined ? {} : { port }) });
-  running.push(h);
-  return h;
+const start = async (db: TestDatabase, port?: number): Promise<Harness> => {
+  // The same port again after a restart: rarely, something else holds it for a moment.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const h = await startHarness(db, POLICY, { listen: true, ...(port === undefined ? {} : { port }) });
+      running.push(h);
+      return h;
+    } catch (err) {
+      if (attempt >= 20 || !String(err).includes('EADDRINUSE')) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 };
 
 it('waits through a restart of the gateway and returns the outcome decided after it', async () => {
