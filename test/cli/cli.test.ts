@@ -9,24 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keysCreate, keysList, keysRevoke } from '../../src/cli/commands/keys.js';
 import { pendingCommand, requestCommand, reviewCommand } from '../../src/cli/commands/requests.js';
 import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/output.js';
+import { captureIo } from '../helpers/capture-io.js';
 import { startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { freshSqliteDatabase, type TestDatabase } from '../helpers/postgres.js';
 
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    isTTY: false,
-    out(t: string) {
-      io.stdout += `${t}\n`;
-    },
-    err(t: string) {
-      io.stderr += `${t}\n`;
-    },
-  };
-  return io;
-}
+const capture = captureIo;
 
 describe('countersign keys', () => {
   let dir: string;

@@ -5,18 +5,9 @@
 import { afterEach, expect, it } from 'vitest';
 import { requestCommand } from '../../src/cli/commands/requests.js';
 import { CountersignApiError, CountersignClient } from '../../src/client/index.js';
-import { startHarness, type Harness } from '../helpers/gateway-harness.js';
+import { captureIo } from '../helpers/capture-io.js';
+import { ONE_APPROVAL_POLICY as POLICY, startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { freshSqliteDatabase, type TestDatabase } from '../helpers/postgres.js';
-
-const POLICY = `version: 1
-defaults:
-  effect: deny
-rules:
-  - name: deploys-need-one
-    when: action == "deploy.run"
-    effect: require_approval
-    approval: { approvers: [group:platform], quorum: 1, timeout: 1h }
-`;
 
 const dbs: TestDatabase[] = [];
 const running: Harness[] = [];
@@ -99,17 +90,7 @@ it('`countersign request --wait` says once that the gateway is away, waits on, a
   const first = await start(db);
   const agent = await first.key({ kind: 'agent', name: 'bot', owner: 'dana@example.com' });
   const alice = await first.key({ email: 'alice@example.com', groups: ['platform'] });
-  const io = {
-    stdout: '',
-    stderr: '',
-    isTTY: false,
-    out(t: string) {
-      io.stdout += `${t}\n`;
-    },
-    err(t: string) {
-      io.stderr += `${t}\n`;
-    },
-  };
+  const io = captureIo();
   const run = requestCommand(
     { url: first.running.url, token: agent, action: 'deploy.run', wait: true, timeout: '30' },
     io,

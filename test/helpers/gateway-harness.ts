@@ -16,6 +16,17 @@ import type { TestDatabase } from './postgres.js';
 import { parseDlpConfig, type DlpConfig } from '../../src/dlp/config.js';
 import type { Scanner } from '../../src/dlp/scanner.js';
 
+/** `deploy.run` needs one approval from group:platform; anything else is denied. */
+export const ONE_APPROVAL_POLICY = `version: 1
+defaults:
+  effect: deny
+rules:
+  - name: deploys-need-one
+    when: action == "deploy.run"
+    effect: require_approval
+    approval: { approvers: [group:platform], quorum: 1, timeout: 1h }
+`;
+
 export interface KeySpec {
   name?: string;
   kind?: PrincipalKind;

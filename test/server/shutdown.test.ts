@@ -3,18 +3,8 @@
  * pending, as at a timeout) before the connections close, and nothing fails on the way out.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../helpers/gateway-harness.js';
+import { ONE_APPROVAL_POLICY as POLICY, startHarness, type Harness } from '../helpers/gateway-harness.js';
 import { freshSqliteDatabase, type TestDatabase } from '../helpers/postgres.js';
-
-const POLICY = `version: 1
-defaults:
-  effect: deny
-rules:
-  - name: deploys-need-one
-    when: action == "deploy.run"
-    effect: require_approval
-    approval: { approvers: [group:platform], quorum: 1, timeout: 1h }
-`;
 
 let db: TestDatabase;
 let h: Harness;
