@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tsWorker } from '../../test/helpers/ts-worker.js';
 import { canonicalJson } from '../core/digest.js';
 import { generateSignerKey, signerFromPrivateKey } from './note.js';
@@ -152,19 +152,23 @@ describe('verification in worker threads', () => {
   });
 
   it('verifies a file with the default batches, and uses the workers it is given', async () => {
+    // A hook registered inside a test never runs: the folder is removed here.
     const dir = mkdtempSync(join(tmpdir(), 'audit-verify-threads-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-    // Enough lines for several default batches (8192 lines), with a checkpoint inside one of them.
-    const n = 20_000;
-    const many = exportLines(Array.from({ length: n }, (_, i) => syntheticEvent(i + 1)));
-    const file = join(dir, 'events.jsonl');
-    writeFileSync(file, jsonl(many));
-    const cp = signedCheckpoint(ORIGIN, many.slice(0, 12_345), signer);
-    const before = spawned;
-    const threaded = await verifyLogFile(file, { checkpoint: cp, key, threads: 2, spawnWorker });
-    expect(spawned - before).toBe(2);
-    expect(threaded).toMatchObject({ ok: true, events: n, nonCanonicalLines: 0 });
-    expect(threaded).toEqual(await verifyLogFile(file, { checkpoint: cp, key, threads: 0 }));
+    try {
+      // Enough lines for several default batches (8192 lines), with a checkpoint inside one of them.
+      const n = 20_000;
+      const many = exportLines(Array.from({ length: n }, (_, i) => syntheticEvent(i + 1)));
+      const file = join(dir, 'events.jsonl');
+      writeFileSync(file, jsonl(many));
+      const cp = signedCheckpoint(ORIGIN, many.slice(0, 12_345), signer);
+      const before = spawned;
+      const threaded = await verifyLogFile(file, { checkpoint: cp, key, threads: 2, spawnWorker });
+      expect(spawned - before).toBe(2);
+      expect(threaded).toMatchObject({ ok: true, events: n, nonCanonicalLines: 0 });
+      expect(threaded).toEqual(await verifyLogFile(file, { checkpoint: cp, key, threads: 0 }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails (rejects) when a worker dies, and stops the others', async () => {

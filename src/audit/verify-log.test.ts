@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateSignerKey, signerFromPrivateKey } from './note.js';
 import { exportLines, signedCheckpoint, syntheticEvent } from './test-log.js';
 import { verifyLog, verifyLogFile, type VerifyLogResult } from './verify-log.js';
@@ -147,26 +147,30 @@ describe('verifyLog', () => {
   });
 
   it('streams a file in chunks, with progress', async () => {
+    // A hook registered inside a test never runs: the folder is removed here.
     const dir = mkdtempSync(join(tmpdir(), 'audit-verify-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'events.jsonl');
-    writeFileSync(file, jsonl(lines));
-    const seen: number[] = [];
-    const r = await verifyLogFile(file, {
-      checkpoint,
-      key,
-      onProgress: (n) => seen.push(n),
-      progressEvery: 40,
-    });
-    expect(r.ok).toBe(true);
-    expect(seen).toEqual([40, 80, 100]);
-    // Chunk boundaries in the middle of lines and of multi-byte characters.
-    const bytes = Buffer.from(jsonl(lines));
-    const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) =>
-      bytes.subarray(i * 7, i * 7 + 7),
-    );
-    expect((await verifyLog(chunks, { checkpoint, key })).ok).toBe(true);
-    // No final newline.
-    expect((await verifyLog(jsonl(lines).slice(0, -1), { checkpoint, key })).ok).toBe(true);
+    try {
+      const file = join(dir, 'events.jsonl');
+      writeFileSync(file, jsonl(lines));
+      const seen: number[] = [];
+      const r = await verifyLogFile(file, {
+        checkpoint,
+        key,
+        onProgress: (n) => seen.push(n),
+        progressEvery: 40,
+      });
+      expect(r.ok).toBe(true);
+      expect(seen).toEqual([40, 80, 100]);
+      // Chunk boundaries in the middle of lines and of multi-byte characters.
+      const bytes = Buffer.from(jsonl(lines));
+      const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) =>
+        bytes.subarray(i * 7, i * 7 + 7),
+      );
+      expect((await verifyLog(chunks, { checkpoint, key })).ok).toBe(true);
+      // No final newline.
+      expect((await verifyLog(jsonl(lines).slice(0, -1), { checkpoint, key })).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   formatDuration,
   policyCheckCommand,
@@ -30,6 +30,10 @@ beforeAll(async () => {
     bad,
     `version: 1\ndefaults:\n  effect: allow\nrules:\n  - name: prod-restarts\n    when: action == "x"\n    effect: require_approval\n    approval: { approvers: [group:sre], quorum: 0 }\n`,
   );
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 afterEach(() => {

@@ -178,12 +178,18 @@ export async function startHarness<H extends Harness = Harness>(
     store,
     ...(opts.scanner ? { scanner: opts.scanner } : {}),
     ...(opts.outbox ? { outbox: opts.outbox } : {}),
+  }).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   });
   const harness = new Make(running, db, clock);
   const stop = harness.stop.bind(harness);
   harness.stop = async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   };
   return harness;
 }

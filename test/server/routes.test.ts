@@ -399,7 +399,8 @@ describe('rate limits and store outages', () => {
       expect(r.body.error.code).toBe('UNAVAILABLE');
       expect((await h.call('GET', '/readyz')).status).toBe(503);
     } finally {
-      await h.running.app.close();
+      // The store is closed already; the rest (app, sweeper, checkpointer, folder) still has to go.
+      await h.stop().catch(() => {});
       await db.cleanup();
     }
   });
