@@ -17,7 +17,7 @@ import { usageRoutes } from './usage-routes.js';
 import { errorHandler, sendError } from './errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { Metrics } from './metrics.js';
-import { LongPolls } from './long-polls.js';
+import { InFlight } from './in-flight.js';
 import { buildOpenApi } from './openapi.js';
 import { requestLogger } from './request-logger.js';
 import { requestRoutes } from './request-routes.js';
@@ -44,8 +44,8 @@ export interface AppOptions {
   integrations?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
-/** How long a shutdown waits for the parked long-polls to be answered before closing their connections. */
-const LONG_POLL_DRAIN_MS = 5_000;
+/** How long a shutdown waits for the requests in flight to be answered before closing the connections. */
+const SHUTDOWN_DRAIN_MS = 5_000;
 
 // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
 const BEARER = /^Bearer ([\x21-\x7e]{1,8192})$/i;
@@ -103,9 +103,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
   );
+  const inFlight = new InFlight();
   // Callback-style hooks: an async hook costs a promise and a microtask per request.
   app.addHook('onRequest', (req, reply, done) => {
     setResponseHeaders(req, reply);
+    inFlight.track(reply.raw);
     done();
   });
   if (opts.requestsPerMinute > 0) {
@@ -128,12 +130,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
   app.addHook('onResponse', httpMetricsHook(metrics));
   // At shutdown, after Fastify has stopped routing new requests and before it closes the connections:
-  // every parked `wait` answers the request as it stands, so its client waits again instead of seeing a
-  // cut connection (and no wait reads the store after it has closed).
-  const longPolls = new LongPolls();
+  // every parked `wait` answers the request as it stands (its client waits again instead of seeing a cut
+  // connection), and every request in flight is answered, so no write meets a closed store.
   app.addHook('preClose', async () => {
     opts.gateway.waiters.releaseAll();
-    await longPolls.ended(LONG_POLL_DRAIN_MS);
+    await inFlight.ended(SHUTDOWN_DRAIN_MS);
   });
 
   const authenticate = async (req: FastifyRequest, recent: boolean): Promise<Principal> => {
@@ -148,7 +149,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   };
 
   const routes: RouteSpec[] = [
-    ...requestRoutes(opts.gateway, metrics, longPolls),
+    ...requestRoutes(opts.gateway, metrics),
     ...auditRoutes(opts.store, opts.audit),
     ...usageRoutes(opts.store, opts.audit.clock, opts.trustedDestinations),
     ...opsRoutes(opts, metrics),

@@ -2,7 +2,6 @@ import { CountersignError } from '../core/errors.js';
 import type { Channel } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { toView } from '../gateway/view.js';
-import type { LongPolls } from './long-polls.js';
 import type { Metrics } from './metrics.js';
 import type { RouteSpec } from './route.js';
 import {
@@ -25,7 +24,7 @@ function channelOf(header: unknown): Channel {
 }
 
 /** The `/v1/actions` and `/v1/requests` routes. */
-export function requestRoutes(gateway: Gateway, metrics: Metrics, longPolls: LongPolls): RouteSpec[] {
+export function requestRoutes(gateway: Gateway, metrics: Metrics): RouteSpec[] {
   const review = (verdict: 'approve' | 'deny'): RouteSpec => ({
     method: 'POST',
     url: `/v1/requests/:id/${verdict}`,
@@ -120,10 +119,9 @@ export function requestRoutes(gateway: Gateway, metrics: Metrics, longPolls: Lon
       responses: {
         200: { description: 'The request: terminal, or still pending at the timeout', schema: RequestView },
       },
-      handler: async ({ req, reply, principal }) => {
+      handler: async ({ req, principal }) => {
         const { id } = parseInput(IdParams, req.params, 'path');
         const { timeout } = parseInput(WaitQuery, req.query, 'query');
-        longPolls.track(reply.raw);
         // Stop waiting when the client goes away, so abandoned long-polls hold nothing.
         const abort = new AbortController();
         const onClose = () => abort.abort();

@@ -44,3 +44,34 @@ it('answers every parked wait with the pending request before it closes, and log
   // No wait read the store after it had closed (that was logged as an error before).
   expect(lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
 });
+
+it('answers every submission it took in before it closes the store: none committed and then cut', async () => {
+  const agent = await h.key({ kind: 'agent', name: 'bot', owner: 'dana@example.com' });
+  const submit = () =>
+    fetch(`${h.running.url}/v1/actions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'read.logs', resource: 'x' }),
+    }).then(
+      (r) => r.status,
+      () => 0, // never taken in: the connection was refused or closed before the request was read
+    );
+  const answers = Array.from({ length: 50 }, submit);
+  // Some answered, some on their way through the store: the shutdown starts in the middle of them.
+  await Promise.race(answers);
+  await h.stop();
+  const got = await Promise.all(answers);
+  expect(got.filter((s) => s !== 201 && s !== 503 && s !== 0)).toEqual([]);
+  expect(got.filter((s) => s === 201).length).toBeGreaterThan(0);
+  // No write met a closed store (each was logged as an error before).
+  expect(lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
+
+  // Every submission in the store was answered 201 to its client: none was committed and then cut.
+  const again = await startHarness(db, POLICY);
+  try {
+    const submitted = (await again.auditTypes()).filter((t) => t === 'request.submitted').length;
+    expect(submitted).toBe(got.filter((s) => s === 201).length);
+  } finally {
+    await again.stop();
+  }
+});
