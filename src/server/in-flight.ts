@@ -21,10 +21,6 @@ export class InFlight {
     res.on('close', this.#leave);
   }
 
-  get size(): number {
-    return this.#count;
-  }
-
   /** Resolves once no request is being answered, or after `limitMs`, whichever comes first. */
   async ended(limitMs: number): Promise<void> {
     if (this.#count === 0) return;

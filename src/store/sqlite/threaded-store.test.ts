@@ -96,7 +96,6 @@ describe('SQLite store on its own thread', () => {
       return worker;
     };
     const store = await open(counting);
-    await store.migrate();
     replies = 0;
     // Made in one turn: they cross in one message and share one commit.
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendAuditEvents([event(`e${i}`)])));
