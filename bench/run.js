@@ -153,7 +153,7 @@ async function main() {
   const b = allow.bare;
   row(
     'allow path',
-    'gateway throughput',
+    `gateway throughput (best level: ${g.connections} connections)`,
     `${fmt(g.reqPerSec, 0)} req/s`,
     `≥ ${fmt(targets.allowReqPerSec, 0)} req/s`,
     g.reqPerSec >= targets.allowReqPerSec,
@@ -187,7 +187,14 @@ async function main() {
       ? `${fmt(g.serverCpuMsPerRequest / b.serverCpuMsPerRequest, 1)}× bare`
       : '—',
   );
-  row('allow path', 'bare Fastify throughput (baseline)', `${fmt(b.reqPerSec, 0)} req/s`, '—', null, '—');
+  row(
+    'allow path',
+    `bare Fastify throughput (baseline; best level: ${b.connections} connections)`,
+    `${fmt(b.reqPerSec, 0)} req/s`,
+    '—',
+    null,
+    '—',
+  );
   row(
     'allow path',
     'bare Fastify latency p50 / p99',
@@ -198,13 +205,29 @@ async function main() {
   );
   row(
     'allow path',
-    'gateway / bare',
+    'gateway / bare (each at its best level)',
     fmt(allow.ratio, 3),
     `≥ ${targets.allowRatio}`,
     allow.ratio >= targets.allowRatio,
     `${fmt(allow.ratio / targets.allowRatio, 2)}× target; by round ` +
       g.perRoundReqPerSec.map((x, i) => fmt(x / (b.perRoundReqPerSec[i] ?? NaN), 3)).join(', '),
   );
+  for (const level of allow.levels) {
+    row(
+      'allow path',
+      `at ${level.connections} connections: gateway / bare (req/s; p99)`,
+      `${fmt(level.gateway.reqPerSec, 0)} / ${fmt(level.bare.reqPerSec, 0)} req/s; ` +
+        `p99 ${fmt(level.gateway.latencyP99Ms, 0)} / ${fmt(level.bare.latencyP99Ms, 0)} ms`,
+      '—',
+      null,
+      `${fmt(level.ratio, 3)}; by round ` +
+        level.gateway.perRoundReqPerSec
+          .map((/** @type {number} */ x, /** @type {number} */ i) =>
+            fmt(x / (level.bare.perRoundReqPerSec[i] ?? NaN), 3),
+          )
+          .join(', '),
+    );
+  }
   const split = g.threadsMsPerRequest;
   if (split) {
     row(
@@ -220,7 +243,7 @@ async function main() {
     const p = allow.inProcess;
     row(
       'allow path',
-      'diagnostic: same gateway, SQLite store on the event loop',
+      `diagnostic: same gateway, SQLite store on the event loop (${allow.diagnosticConnections} connections)`,
       `${fmt(p.reqPerSec, 0)} req/s, p99 ${fmt(p.latencyP99Ms, 0)} ms, ${cpu(p.serverCpuMsPerRequest)} CPU per request`,
       '—',
       null,
@@ -231,7 +254,7 @@ async function main() {
     const m = allow.memory;
     row(
       'allow path',
-      'diagnostic: gateway on in-memory SQLite',
+      `diagnostic: gateway on in-memory SQLite (${allow.diagnosticConnections} connections)`,
       `${fmt(m.reqPerSec, 0)} req/s, p99 ${fmt(m.latencyP99Ms, 0)} ms`,
       '—',
       null,
@@ -423,8 +446,9 @@ async function rewriteDocs(results, rows, policy) {
   }
   md.push('');
   md.push(
-    `Allow path: ${a.connections} connections, pipelining 1, ${a.rounds} rounds of ${a.durationS} s per server after a 2 s warm-up, ` +
-      `bare Fastify and the gateway taking turns round by round (the diagnostics run their rounds alone); ` +
+    `Allow path: ${a.connectionLevels.join(' and ')} connections, pipelining 1, ${a.rounds} rounds of ${a.durationS} s per server and level after a 2 s warm-up, ` +
+      `bare Fastify and the gateway taking turns round by round and level by level (the diagnostics run their rounds alone, at ${a.diagnosticConnections}); ` +
+      `the ratio compares each server's best level (the other rows of the gateway and bare Fastify are from that level); ` +
       `answers of ${a.answerBytes} bytes from both servers. Server-process CPU during the measured window: ` +
       `gateway ${fmt(a.gateway.serverCpu * 100, 0)}% of a core, bare Fastify ${fmt(a.bare.serverCpu * 100, 0)}%` +
       (a.inProcess
