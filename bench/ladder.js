@@ -1,6 +1,6 @@
 // `node bench/ladder.js [--duration S] [--rounds N] [--only bare,app,…]` (after `npm run build`): where the allow path's CPU
-// goes. A diagnostic, not a benchmark with targets: it runs the same load as bench/run.js's allow path
-// (autocannon, 50 connections, POST /v1/actions) against servers that add the gateway's layers one
+// goes. A diagnostic, not a benchmark with targets: it runs the load of bench/run.js's allow path at its
+// first level (autocannon, 50 connections, POST /v1/actions) against servers that add the gateway's layers one
 // at a time, each in a child process of its own, and prints CPU per request by thread:
 //   bare     bare Fastify answering the gateway's answer (bench/run.js's baseline)
 //   The app's pieces, added to bare Fastify one at a time (each level has the ones above it):
